@@ -1,0 +1,98 @@
+# M31 — plain Makefile. `make run` and `make test` are the contract (see README).
+#
+# Builds: build/ (optimised) and build-san/ (ASan+UBSan), chosen with SAN=1.
+
+CC      ?= gcc
+PKGS    := libmicrohttpd jansson libcurl
+SAN     ?= 0
+ifeq ($(SAN),1)
+BUILD   := build-san
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+else
+BUILD   := build
+OPT     := -O2 -g
+endif
+
+CFLAGS  := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(OPT) \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I.
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lleveldb -lpthread -lm
+LDFLAGS := $(filter -fsanitize=%,$(OPT))
+
+LIB_SRC  := $(wildcard server/*.c resources/*.c store/*.c)
+LIB_SRC  := $(filter-out server/main.c,$(LIB_SRC))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_json.o
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+PORT ?= 8031
+
+.PHONY: all deps run test unit e2e e2e-san openapi-check bench clean fmt fmt-check san
+
+all: $(BUILD)/m31
+
+deps:
+	@scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/m31 serve --port $(PORT)
+
+$(BUILD)/m31: $(BUILD)/server/main.o $(BUILD)/libm31.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# An archive, so a unit test links only the objects it uses.
+$(BUILD)/libm31.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The OpenAPI document is written as YAML and served as JSON; the JSON is
+# generated (scripts/openapi-json.mjs) and committed so a build needs no npm.
+$(BUILD)/gen/openapi_json.c: openapi/openapi.json scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh m31_openapi_json $< > $@
+
+$(BUILD)/gen/openapi_json.o: $(BUILD)/gen/openapi_json.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libm31.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+san:
+	@$(MAKE) --no-print-directory SAN=1 all unit
+
+e2e: all
+	M31_BIN=$(abspath $(BUILD)/m31) node --test --test-concurrency=1 tests/http/
+
+e2e-san:
+	@$(MAKE) --no-print-directory SAN=1 all
+	M31_BIN=$(abspath build-san/m31) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  node --test --test-concurrency=1 tests/http/
+
+openapi-check:
+	node tests/http/tools/openapi-check.mjs
+
+test: deps
+	@$(MAKE) --no-print-directory all unit openapi-check e2e
+	@$(MAKE) --no-print-directory SAN=1 all unit e2e-san
+
+bench: deps all
+	tests/bench/run.sh
+
+fmt:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+fmt-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

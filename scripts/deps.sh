@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs what building, running and testing M31 needs, and only what is
+# missing: Debian packages with apt-get, the test tools with npm ci.
+set -eu
+cd "$(dirname "$0")/.."
+
+pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev
+      libcurl4-openssl-dev libleveldb-dev libmruby-dev libcmocka-dev
+      curl nodejs npm wrk etcd-server etcd-client clang-format"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+    missing="$missing $p"
+done
+# A node from elsewhere (nvm, a tarball) is as good as Debian's.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=$(echo "$missing" | tr ' ' '\n' | grep -vx -e nodejs -e npm | tr '\n' ' ')
+fi
+if [ -n "$(echo $missing)" ]; then
+  echo "deps: installing$missing"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $missing
+fi
+
+if [ ! -d tests/http/node_modules ] ||
+   [ tests/http/package-lock.json -nt tests/http/node_modules ]; then
+  (cd tests/http && npm ci --no-audit --no-fund --loglevel=error)
+  touch tests/http/node_modules
+fi

@@ -1,0 +1,156 @@
+/*
+ * server.h — the HTTP front of a node, as the resources layer sees it: the
+ * request being answered, the helpers that answer it, the route table type,
+ * logging and the request metrics. Nothing here knows LevelDB or mruby.
+ *
+ * A handler is called once per request on a pool thread with the whole body
+ * read (under the configured cap). It must answer exactly once, with one of
+ * the reply_* functions, before it returns.
+ */
+#ifndef M31_SERVER_H
+#define M31_SERVER_H
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ----------------------------------------------------------------- config */
+
+typedef struct {
+  int port;              /* --port, M31_PORT; default 8031 (0 = any free) */
+  char bind[64];         /* --bind, M31_BIND; default 127.0.0.1 */
+  char data[1024];       /* --data, M31_DATA; default ./m31-data */
+  char node[64];         /* --node, M31_NODE; default: kept in <data>/node-id */
+  int log_level;         /* --log-level, M31_LOG_LEVEL: error|warn|info|debug */
+  size_t max_body;       /* --max-body, M31_MAX_BODY; default 8 MiB */
+  int threads;           /* --threads, M31_THREADS; default 2 x cores */
+  int conn_per_ip;       /* --conn-per-ip; default 64 */
+  int conn_timeout;      /* --conn-timeout seconds idle; default 30 */
+  int request_timeout;   /* --request-timeout seconds for a whole request; 60 */
+} m31_config;
+
+/* ---------------------------------------------------------------- logging */
+
+enum { LOG_ERROR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+extern int m31_log_level;
+
+/** Writes one line to stderr if `level` is enabled; cheap when it is not. */
+#define m31_log(level, ...)                                                    \
+  do {                                                                         \
+    if ((level) <= m31_log_level) m31_log_write((level), __VA_ARGS__);         \
+  } while (0)
+
+void m31_log_write(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* --------------------------------------------------------------- requests */
+
+typedef struct m31_req m31_req;
+
+/** The method ("GET", ...). Borrowed for the request's life. */
+const char *req_method(const m31_req *r);
+
+/** The raw path, still percent-encoded, without the query. Borrowed. */
+const char *req_path(const m31_req *r);
+
+/**
+ * The i-th `{name}` capture of the matched route template, percent-decoded.
+ * Borrowed for the request's life; NULL past the last capture.
+ */
+const char *req_param(const m31_req *r, int i);
+
+/**
+ * The decoded value of query parameter `name`: NULL when absent, "" when
+ * given without "=". With repeats, the first. Borrowed.
+ */
+const char *req_query(const m31_req *r, const char *name);
+
+/** Number of query parameters, and the i-th decoded name/value (borrowed). */
+size_t req_query_count(const m31_req *r);
+void req_query_at(const m31_req *r, size_t i, const char **name,
+                  const char **value);
+
+/** A request header (case-insensitive name), or NULL. Borrowed. */
+const char *req_header(const m31_req *r, const char *name);
+
+/** The body bytes (NUL-terminated for convenience) and length. Borrowed. */
+const char *req_body(const m31_req *r, size_t *len);
+
+/**
+ * Parses the body as a JSON object or array. On failure it has already
+ * replied (415 when Content-Type is not application/json or a +json type,
+ * 400 for malformed JSON or nesting beyond 64 levels, naming line and
+ * column) and returns -1. On success *out is a new reference.
+ */
+int req_json_or_reply(m31_req *r, json_t **out);
+
+/* ---------------------------------------------------------------- replies */
+
+/** Adds a response header; call before the reply. Both strings are copied. */
+void reply_header(m31_req *r, const char *name, const char *value);
+
+/**
+ * Answers with `body` as application/json, or as the same value written as a
+ * Ruby literal (text/x-ruby) when the request has `?fmt=ruby`. Steals the
+ * reference.
+ */
+void reply_json(m31_req *r, int status, json_t *body);
+
+/** Answers with `len` bytes of `body` (copied) and content type `ctype`. */
+void reply_bytes(m31_req *r, int status, const char *ctype, const void *body,
+                 size_t len);
+
+/** Answers with a static buffer that outlives the daemon (not copied). */
+void reply_static(m31_req *r, int status, const char *ctype, const void *body,
+                  size_t len);
+
+/** Answers with no body (204, 304, ...). */
+void reply_empty(m31_req *r, int status);
+
+/**
+ * Answers application/problem+json: {"type": "about:blank" or a
+ * https://m31.dev/problems/<slug> URI, "title": the status's standard phrase,
+ * "status", "detail": the formatted text, "field" when field is not NULL}.
+ */
+void reply_problem(m31_req *r, int status, const char *field, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
+
+/* ----------------------------------------------------------------- routes */
+
+typedef void (*route_fn)(m31_req *r);
+
+/** One row of the route table: method, path template, handler. */
+typedef struct {
+  const char *method;  /* "GET", "PUT", "POST", "PATCH", "DELETE" */
+  const char *pattern; /* "/fs/{space}/{key}"; a {name} matches one segment */
+  route_fn fn;
+  const char *name;    /* the metric label, e.g. "fs_object" */
+} route;
+
+/**
+ * The table the router dispatches on, defined by the resources layer
+ * (resources/routes.c), ended by a row with method NULL. Unknown paths get
+ * 404; a path that matches with another method gets 405 with Allow (HEAD is
+ * answered as GET without the body).
+ */
+extern const route m31_routes[];
+
+/* ---------------------------------------------------------------- metrics */
+
+/**
+ * Appends the request metrics in Prometheus text format to *buf (a
+ * malloc'ed string the function reallocs; *len is its length):
+ * m31_http_requests_total{route,method,status} and the
+ * m31_http_request_duration_seconds histogram.
+ */
+void server_metrics_write(char **buf, size_t *len);
+
+/** Seconds since the node started. */
+double server_uptime(void);
+
+/** The running node's configuration. Borrowed; lives as long as the node. */
+const m31_config *server_config(void);
+
+#endif

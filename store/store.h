@@ -1,0 +1,249 @@
+/*
+ * store.h — M31's flat, labeled, versioned object store: a plain C API over
+ * one LevelDB per node. It knows nothing of HTTP or mruby; values cross it as
+ * jansson values (the interchange format).
+ *
+ * Concurrency: every function is thread-safe. All mutations go through one
+ * writer thread (a single-writer queue): it validates and applies operations
+ * one after another, so a PATCH is atomic on its record without any lock held
+ * across HTTP, and it writes a whole group of operations in one synced
+ * LevelDB write (group commit). A mutating call returns only after its write
+ * is durable. Reads go straight to LevelDB.
+ *
+ * Errors: functions return 0 on success and -1 on failure, filling *err. A
+ * failed call changes nothing.
+ *
+ * Ownership: `json_t **out` parameters receive a new reference the caller
+ * must json_decref(). `const json_t *` parameters are borrowed, never stolen.
+ * Strings are borrowed and copied when kept.
+ */
+#ifndef M31_STORE_H
+#define M31_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+/** Why a call failed. The resources layer maps each to an HTTP status. */
+typedef enum {
+  STORE_OK = 0,
+  STORE_BAD_REQUEST,  /* malformed input: bad name, bad query, bad cursor (400) */
+  STORE_NOT_FOUND,    /* no such space, object, version or branch (404) */
+  STORE_CONFLICT,     /* space exists with another schema; branch exists (409) */
+  STORE_PRECONDITION, /* If-Match version does not match (412) */
+  STORE_INVALID,      /* a value does not fit the schema (422) */
+  STORE_IO,           /* LevelDB or the file system failed (500) */
+} store_code;
+
+typedef struct {
+  store_code code;
+  char field[128];  /* the offending field ("attrs.freq", "name"), or "" */
+  char detail[256]; /* one human sentence, no trailing newline */
+} store_err;
+
+/* Limits, enforced by store_name_check and the object calls. */
+#define STORE_NAME_MAX 200      /* bytes in a space name or key */
+#define STORE_ATTR_NAME_MAX 128 /* bytes in an attribute or label name */
+#define STORE_MAX_DEPTH 32      /* nesting of a stored JSON value */
+
+/** Space defaults when "opts" leaves them out. */
+#define STORE_DEFAULT_PARTITIONS 8
+#define STORE_DEFAULT_FAILURES 2
+
+/**
+ * Opens (creating if needed) the store in directory `dir`, with LevelDB's
+ * paranoid checks and checksum verification on, and starts the writer.
+ * Returns 0 and *out, or -1 with err (STORE_IO).
+ */
+int store_open(const char *dir, store **out, store_err *err);
+
+/** Stops the writer after the queued writes are durable, closes LevelDB. NULL ok. */
+void store_close(store *s);
+
+/**
+ * Checks a space name, key, branch name (what = "space", "key", "branch"):
+ * 1..STORE_NAME_MAX bytes of valid UTF-8, no control characters (< 0x20,
+ * 0x7f), no '/', not "." or "..". Returns 0, or -1 with STORE_BAD_REQUEST
+ * and err->field = what.
+ */
+int store_name_check(const char *name, const char *what, store_err *err);
+
+/* ---------------------------------------------------------------- spaces */
+
+/**
+ * Creates space `name` from `spec` = {"key": "word", "attrs": {"freq":
+ * "Int", ...}, "opts": {"partitions": 8, "failures": 2, "versioning":
+ * false}}. "key" names the key (a label for humans; default "key"), "attrs"
+ * maps attribute names to one of Int, Float, String, Bool, Bytes, List, Map,
+ * Any; "opts" fields are optional (defaults above, versioning false).
+ * Unknown top-level or opts fields are STORE_BAD_REQUEST.
+ * If the space exists with the same normalised schema: *created = 0 and
+ * success; with another: STORE_CONFLICT. *out (may be NULL) receives the
+ * schema as store_space_get returns it.
+ */
+int store_space_put(store *s, const char *name, const json_t *spec,
+                    int *created, json_t **out, store_err *err);
+
+/**
+ * The normalised schema of a space plus its object count:
+ * {"name","key","attrs":{...},"opts":{"partitions","failures","versioning"},
+ *  "objects": N, "created": "<RFC 3339 UTC>"}.
+ */
+int store_space_get(store *s, const char *name, json_t **out, store_err *err);
+
+/**
+ * Lists spaces in name order, at most `limit` (1..1000) after name `after`
+ * (NULL = from the start): *out = array of store_space_get objects;
+ * *more = 1 when more follow.
+ */
+int store_space_list(store *s, const char *after, size_t limit, json_t **out,
+                     int *more, store_err *err);
+
+/** Removes a space and every object, version, branch and index entry in it. */
+int store_space_delete(store *s, const char *name, store_err *err);
+
+/* --------------------------------------------------------------- objects */
+
+/** Which head a call reads or writes, and its precondition. */
+typedef struct {
+  const char *branch; /* NULL or "main" for the main branch */
+  int has_if_match;   /* 1: fail with STORE_PRECONDITION unless ... */
+  uint64_t if_match;  /* ... the current version equals this (0 = absent) */
+} store_wopts;
+
+/**
+ * An object as returned by every call below:
+ * {"key": k, "attrs": {...}, "labels": {...}, "version": N, "branch": "main",
+ *  "modified": "<RFC 3339 UTC with milliseconds>"}.
+ * Versions start at 1 and grow by one per write of that branch, whether or
+ * not the space keeps history.
+ */
+
+/**
+ * Replaces object `key` with body {"attrs": {...}, "labels": {...}} (both
+ * optional; unknown top-level fields are STORE_BAD_REQUEST). Every attribute
+ * must be declared and of its type (Int: JSON integer in int64; Float: any
+ * JSON number; String; Bool; Bytes: base64 string; List: array; Map: object;
+ * Any: anything), else STORE_INVALID naming "attrs.<name>". Label names are
+ * 1..STORE_ATTR_NAME_MAX bytes, values any JSON. *created = 1 when there was
+ * no object. *out (may be NULL) receives the new object.
+ */
+int store_object_put(store *s, const char *space, const char *key,
+                     const json_t *body, const store_wopts *w, json_t **out,
+                     int *created, store_err *err);
+
+/**
+ * Atomically updates one record. body = {"attrs": {name: op-or-value},
+ * "labels": {name: value-or-null}}. An attr op is one of {"$incr": n}
+ * (Int/Float), {"$append": v} (List; v appended), {"$max": n}, {"$min": n}
+ * (Int/Float), {"$unset": true}; a plain value sets the attribute. Missing
+ * numbers start at 0, missing lists at []. Labels merge; null removes one.
+ * A missing object is created (*created = 1).
+ */
+int store_object_patch(store *s, const char *space, const char *key,
+                       const json_t *body, const store_wopts *w, json_t **out,
+                       int *created, store_err *err);
+
+/**
+ * Reads the head of `branch` (NULL = main), or `version` of it when
+ * version > 0 (only in a versioned space, else STORE_NOT_FOUND unless it is
+ * the head's version).
+ */
+int store_object_get(store *s, const char *space, const char *key,
+                     const char *branch, uint64_t version, json_t **out,
+                     store_err *err);
+
+/**
+ * Deletes an object. On main: the object with its history, branches and index
+ * entries. With w->branch naming another branch: only that branch.
+ */
+int store_object_delete(store *s, const char *space, const char *key,
+                        const store_wopts *w, store_err *err);
+
+/**
+ * History of a branch, oldest first: [{"version", "modified", "size"}] where
+ * size is the bytes of the stored JSON. Without versioning, only the head.
+ */
+int store_versions_list(store *s, const char *space, const char *key,
+                        const char *branch, json_t **out, store_err *err);
+
+/**
+ * Makes branch `name` of object `key` from main's version `from` (needs a
+ * versioned space: else STORE_CONFLICT). The branch's head is a copy of that
+ * version with "branch": name; its later versions number on from `from`.
+ * STORE_CONFLICT if the branch exists; "main" cannot be made.
+ * *out = the branch's head object.
+ */
+int store_branch_create(store *s, const char *space, const char *key,
+                        const char *name, uint64_t from, json_t **out,
+                        store_err *err);
+
+/** Branches of an object: [{"name", "from", "version", "modified"}], main first. */
+int store_branch_list(store *s, const char *space, const char *key,
+                      json_t **out, store_err *err);
+
+/* ---------------------------------------------------------------- search */
+
+typedef enum {
+  STORE_OP_EQ,
+  STORE_OP_GT,
+  STORE_OP_GTE,
+  STORE_OP_LT,
+  STORE_OP_LTE,
+  STORE_OP_PREFIX,
+} store_op;
+
+/**
+ * One condition: attribute (or label when is_label) `name` compared with
+ * `value`, the raw text from the URI. For an attribute the schema gives the
+ * value's type (Int, Float, Bool "true"/"false", String and Bytes as text;
+ * List and Map cannot be searched: STORE_BAD_REQUEST). For a label or an Any
+ * attribute the text is read as JSON when it parses, else as a string.
+ * PREFIX applies to strings only.
+ */
+typedef struct {
+  int is_label;
+  const char *name;
+  store_op op;
+  const char *value;
+} store_pred;
+
+typedef struct {
+  const store_pred *preds; /* conjunction; none = every object */
+  size_t npreds;
+  size_t limit;             /* 1..1000 */
+  const char *cursor;       /* NULL, or "next" from the previous page */
+  const char *const *fields; /* NULL = whole objects; else attr names kept */
+  size_t nfields;
+  int count_only;           /* 1: only {"count": N} */
+} store_query;
+
+/**
+ * Runs a search on the main heads of a space. One condition drives an index
+ * range scan (equality first, then a range, then a prefix); the others are
+ * checked on each candidate, so a selective query reads keys in proportion
+ * to its answer. *out = {"items": [objects], "next": "<cursor>" or null}, or
+ * {"count": N} with count_only. *keys_read counts LevelDB entries read.
+ * An unknown attribute or a bad value or cursor is STORE_BAD_REQUEST naming
+ * the field.
+ */
+int store_query_run(store *s, const char *space, const store_query *q,
+                    json_t **out, uint64_t *keys_read, store_err *err);
+
+/* ----------------------------------------------------------------- stats */
+
+typedef struct {
+  uint64_t reads;        /* get/list/search calls */
+  uint64_t writes;       /* mutating operations applied */
+  uint64_t commits;      /* synced LevelDB writes (groups) */
+  uint64_t keys_read;    /* entries read by searches */
+  uint64_t spaces;       /* spaces now */
+  uint64_t disk_bytes;   /* LevelDB's approximate size on disk */
+} store_stats;
+
+/** Fills *out with counters since open. */
+void store_stats_get(store *s, store_stats *out);
+
+#endif
