@@ -18,16 +18,16 @@
 /* ----------------------------------------------------------------- config */
 
 typedef struct {
-  int port;              /* --port, M31_PORT; default 8031 (0 = any free) */
-  char bind[64];         /* --bind, M31_BIND; default 127.0.0.1 */
-  char data[1024];       /* --data, M31_DATA; default ./m31-data */
-  char node[64];         /* --node, M31_NODE; default: kept in <data>/node-id */
-  int log_level;         /* --log-level, M31_LOG_LEVEL: error|warn|info|debug */
-  size_t max_body;       /* --max-body, M31_MAX_BODY; default 8 MiB */
-  int threads;           /* --threads, M31_THREADS; default 2 x cores */
-  int conn_per_ip;       /* --conn-per-ip; default 64 */
-  int conn_timeout;      /* --conn-timeout seconds idle; default 30 */
-  int request_timeout;   /* --request-timeout seconds for a whole request; 60 */
+  int port;            /* --port, M31_PORT; default 8031 (0 = any free) */
+  char bind[64];       /* --bind, M31_BIND; default 127.0.0.1 */
+  char data[1024];     /* --data, M31_DATA; default ./m31-data */
+  char node[64];       /* --node, M31_NODE; default: kept in <data>/node-id */
+  int log_level;       /* --log-level, M31_LOG_LEVEL: error|warn|info|debug */
+  size_t max_body;     /* --max-body, M31_MAX_BODY; default 8 MiB */
+  int threads;         /* --threads, M31_THREADS; default 2 x cores */
+  int conn_per_ip;     /* --conn-per-ip; default 64 */
+  int conn_timeout;    /* --conn-timeout seconds idle; default 30 */
+  int request_timeout; /* --request-timeout seconds for a whole request; 60 */
 } m31_config;
 
 /* ---------------------------------------------------------------- logging */
@@ -126,7 +126,7 @@ typedef struct {
   const char *method;  /* "GET", "PUT", "POST", "PATCH", "DELETE" */
   const char *pattern; /* "/fs/{space}/{key}"; a {name} matches one segment */
   route_fn fn;
-  const char *name;    /* the metric label, e.g. "fs_object" */
+  const char *name; /* the metric label, e.g. "fs_object" */
 } route;
 
 /**

@@ -29,9 +29,10 @@ typedef struct store store;
 /** Why a call failed. The resources layer maps each to an HTTP status. */
 typedef enum {
   STORE_OK = 0,
-  STORE_BAD_REQUEST,  /* malformed input: bad name, bad query, bad cursor (400) */
-  STORE_NOT_FOUND,    /* no such space, object, version or branch (404) */
-  STORE_CONFLICT,     /* space exists with another schema; branch exists (409) */
+  STORE_BAD_REQUEST, /* malformed input: bad name, bad query, bad cursor (400)
+                      */
+  STORE_NOT_FOUND,   /* no such space, object, version or branch (404) */
+  STORE_CONFLICT,    /* space exists with another schema; branch exists (409) */
   STORE_PRECONDITION, /* If-Match version does not match (412) */
   STORE_INVALID,      /* a value does not fit the schema (422) */
   STORE_IO,           /* LevelDB or the file system failed (500) */
@@ -59,7 +60,8 @@ typedef struct {
  */
 int store_open(const char *dir, store **out, store_err *err);
 
-/** Stops the writer after the queued writes are durable, closes LevelDB. NULL ok. */
+/** Stops the writer after the queued writes are durable, closes LevelDB. NULL
+ * ok. */
 void store_close(store *s);
 
 /**
@@ -180,7 +182,8 @@ int store_branch_create(store *s, const char *space, const char *key,
                         const char *name, uint64_t from, json_t **out,
                         store_err *err);
 
-/** Branches of an object: [{"name", "from", "version", "modified"}], main first. */
+/** Branches of an object: [{"name", "from", "version", "modified"}], main
+ * first. */
 int store_branch_list(store *s, const char *space, const char *key,
                       json_t **out, store_err *err);
 
@@ -213,11 +216,11 @@ typedef struct {
 typedef struct {
   const store_pred *preds; /* conjunction; none = every object */
   size_t npreds;
-  size_t limit;             /* 1..1000 */
-  const char *cursor;       /* NULL, or "next" from the previous page */
+  size_t limit;              /* 1..1000 */
+  const char *cursor;        /* NULL, or "next" from the previous page */
   const char *const *fields; /* NULL = whole objects; else attr names kept */
   size_t nfields;
-  int count_only;           /* 1: only {"count": N} */
+  int count_only; /* 1: only {"count": N} */
 } store_query;
 
 /**
@@ -235,12 +238,12 @@ int store_query_run(store *s, const char *space, const store_query *q,
 /* ----------------------------------------------------------------- stats */
 
 typedef struct {
-  uint64_t reads;        /* get/list/search calls */
-  uint64_t writes;       /* mutating operations applied */
-  uint64_t commits;      /* synced LevelDB writes (groups) */
-  uint64_t keys_read;    /* entries read by searches */
-  uint64_t spaces;       /* spaces now */
-  uint64_t disk_bytes;   /* LevelDB's approximate size on disk */
+  uint64_t reads;      /* get/list/search calls */
+  uint64_t writes;     /* mutating operations applied */
+  uint64_t commits;    /* synced LevelDB writes (groups) */
+  uint64_t keys_read;  /* entries read by searches */
+  uint64_t spaces;     /* spaces now */
+  uint64_t disk_bytes; /* LevelDB's approximate size on disk */
 } store_stats;
 
 /** Fills *out with counters since open. */
