@@ -1,0 +1,290 @@
+/*
+ * internal.h — what the store's files share: the store handle, the writer's
+ * queue of operations, the writer's overlay (txn), schemas and the helpers
+ * the object, patch, index and query code build on. Not for use outside
+ * store/.
+ */
+#ifndef M31_STORE_INTERNAL_H
+#define M31_STORE_INTERNAL_H
+
+#include "store/keys.h"
+#include "store/store.h"
+
+#include <leveldb/c.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* ------------------------------------------------------------ operations */
+
+typedef enum {
+  OP_SPACE_PUT,
+  OP_SPACE_DELETE,
+  OP_OBJECT_PUT,
+  OP_OBJECT_PATCH,
+  OP_OBJECT_DELETE,
+  OP_BRANCH_CREATE,
+} op_kind;
+
+/**
+ * One queued mutation. The caller owns it (on its stack) and waits on `cv`
+ * until `done`; every pointer in it is borrowed from the caller, who is
+ * blocked meanwhile, so the writer may read them without copies.
+ */
+typedef struct wop {
+  op_kind kind;
+  const char *space;
+  const char *key;  /* object key, or NULL */
+  const char *name; /* branch to create, or NULL */
+  const json_t *body;
+  const store_wopts *w; /* may be NULL */
+  uint64_t from;
+  /* results, written by the writer */
+  int rc;
+  json_t *out; /* refcount: new, handed to the caller */
+  int created;
+  int spaces_delta; /* +1 space created, -1 deleted: applied after commit */
+  store_err err;
+  int done;
+  pthread_cond_t cv;
+  struct wop *next;
+} wop;
+
+struct store {
+  leveldb_t *db;
+  leveldb_options_t *opts;
+  leveldb_readoptions_t *ropts;
+  leveldb_writeoptions_t *wopts;
+  leveldb_filterpolicy_t *bloom;
+  leveldb_cache_t *cache;
+  leveldb_env_t *env;
+
+  pthread_mutex_t mu;  /* guards the queue and `stopping` */
+  pthread_cond_t wake; /* the writer sleeps on it */
+  wop *head, *tail;
+  int stopping;
+  pthread_t writer;
+
+  atomic_uint_fast64_t reads, writes, commits, keys_read, spaces;
+};
+
+/**
+ * Queues `op` for the writer and blocks until it was applied and its group
+ * is durable (or failed). Returns op->rc.
+ */
+int db_submit(store *s, wop *op);
+
+/* ------------------------------------------------------------ the overlay */
+
+typedef struct txn txn;
+
+/** A fresh, empty overlay over s's LevelDB for one group of operations. */
+txn *txn_new(store *s);
+void txn_free(txn *t);
+
+/**
+ * Reads `key` as seen by the current operation: its own pending writes,
+ * then the group's, then LevelDB. Returns 1 with *val (malloc'd, NUL
+ * terminated, caller frees) and *vlen, 0 when absent, -1 on an I/O error.
+ */
+int txn_get(txn *t, const char *key, size_t klen, char **val, size_t *vlen);
+
+/** Like txn_get, parsing the value as JSON (refcount: new). */
+int txn_get_json(txn *t, const char *key, size_t klen, json_t **out);
+
+/** Stages a put (the bytes are copied) for the current operation. */
+void txn_put(txn *t, const char *key, size_t klen, const char *val,
+             size_t vlen);
+
+/** Stages a put of `v` dumped compactly. */
+void txn_put_json(txn *t, const char *key, size_t klen, const json_t *v);
+
+/** Stages a delete for the current operation. */
+void txn_del(txn *t, const char *key, size_t klen);
+
+/**
+ * Stages deletes of every key in [lo, hi), in LevelDB and in the overlay.
+ * Returns the number of keys deleted, or -1 on an I/O error.
+ */
+long txn_del_range(txn *t, const char *lo, size_t lolen, const char *hi,
+                   size_t hilen);
+
+/**
+ * txn_del_range over every key starting with `prefix` (whose last byte,
+ * a separator, is below 0xff).
+ */
+long txn_del_prefix(txn *t, const char *prefix, size_t n);
+
+/** The current operation succeeded: its pending writes join the group. */
+void txn_op_commit(txn *t);
+
+/** The current operation failed: its pending writes are dropped. */
+void txn_op_abort(txn *t);
+
+/** Writes the group's writes in one synced batch. 0, or -1 (errmsg set). */
+int txn_write(txn *t, char **errmsg);
+
+/* -------------------------------------------------------------- helpers */
+
+/** Fills err (printf-style detail); always returns -1 for `return err_set`. */
+int err_set(store_err *err, store_code code, const char *field, const char *fmt,
+            ...) __attribute__((format(printf, 4, 5)));
+
+/** Allocation that must not fail: aborts on out of memory. */
+void *xmalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrndup(const char *p, size_t n);
+
+/** Now as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (at least 32 bytes). */
+void time_now_rfc3339(char *buf, size_t size);
+
+/** A compact, key-sorted dump (malloc'd, caller frees); aborts on OOM. */
+char *json_dump_compact(const json_t *v);
+
+/** Reads `key` from LevelDB directly: 1 found (*val malloc'd), 0, -1. */
+int db_get(store *s, const char *key, size_t klen, char **val, size_t *vlen,
+           store_err *err);
+
+/** db_get parsing JSON. 1, 0 or -1 (STORE_IO in err). */
+int db_get_json(store *s, const char *key, size_t klen, json_t **out,
+                store_err *err);
+
+/** Base64 (standard alphabet, padded) check. 1 valid, 0 not. */
+int base64_valid(const char *s, size_t len);
+
+/** URL-safe base64 without padding; result malloc'd. */
+char *base64url_encode(const unsigned char *p, size_t n);
+
+/** Decodes URL-safe base64 into *out (malloc'd). 0, or -1 if malformed. */
+int base64url_decode(const char *s, unsigned char **out, size_t *n);
+
+/* --------------------------------------------------------------- schemas */
+
+typedef enum {
+  T_INT,
+  T_FLOAT,
+  T_STRING,
+  T_BOOL,
+  T_BYTES,
+  T_LIST,
+  T_MAP,
+  T_ANY,
+} attr_type;
+
+/**
+ * Validates and normalises a space spec into {"key","attrs","opts"} with
+ * defaults filled in. Returns 0 and *out (refcount: new), or -1 with err.
+ */
+int schema_normalize(const json_t *spec, json_t **out, store_err *err);
+
+/** The type of attribute `name` in `schema`, or -1 when undeclared. */
+int schema_attr_type(const json_t *schema, const char *name);
+
+/** 1 when the space keeps history. */
+int schema_versioning(const json_t *schema);
+
+/** 1 when values of type t are indexed and searchable. */
+int type_indexable(int t);
+
+/** 1 when no member name of obj (an object, or anything else) holds a NUL. */
+int json_keys_clean(const json_t *obj);
+
+/** Checks the shape of an object body: only "attrs" and "labels", objects. */
+int body_shape_check(const json_t *body, store_err *err);
+
+/**
+ * Checks attrs and labels against the schema (declared, typed, depth,
+ * label names). Returns 0, or -1 with STORE_INVALID naming the field.
+ */
+int body_validate(const json_t *schema, const json_t *attrs,
+                  const json_t *labels, store_err *err);
+
+/** Checks one value against type t (depth included). 1 fits, 0 not. */
+int value_fits(int t, const json_t *v);
+
+/** Loads space `name`'s schema inside the writer; NOT_FOUND when absent. */
+int schema_load_txn(txn *t, const char *space, json_t **out, store_err *err);
+
+/** Loads a schema from LevelDB directly (readers). */
+int schema_load(store *s, const char *space, json_t **out, store_err *err);
+
+/* -------------------------------------------------------------- objects */
+
+/**
+ * Builds the object as answered by the API from its stored form:
+ * "key" first, internal fields dropped. Refcount: new.
+ */
+json_t *object_out(const char *key, const json_t *stored);
+
+/** Adds delta to the space's object count inside the writer. */
+void count_add(txn *t, const char *space, int64_t delta);
+
+/** Reads the object count from LevelDB. */
+uint64_t count_get(store *s, const char *space);
+
+/**
+ * Writes a new head of (space, key, branch) with `attrs` and `labels`
+ * (borrowed; validated by the caller), after `old` (the previous stored head
+ * or NULL): version, version record, indexes, count. Sets op->out.
+ */
+int object_write(txn *t, wop *op, const json_t *schema, const char *branch,
+                 const json_t *old, const json_t *attrs, const json_t *labels);
+
+/**
+ * Loads the head the op writes (main or its branch) and checks op->w's
+ * precondition. Returns 0 with *old (refcount: new, NULL when absent), or -1.
+ * A missing branch other than main is STORE_NOT_FOUND.
+ */
+int object_head_load(txn *t, wop *op, const char *branch, json_t **old);
+
+/**
+ * Checks the names, then loads the schema and the stored head of (space,
+ * key, branch) from LevelDB for a reader. 0 with both (refcount: new), or -1
+ * (STORE_NOT_FOUND naming "space", "key" or "branch").
+ */
+int object_read_checked(store *s, const char *space, const char *key,
+                        const char *branch, json_t **schema, json_t **head,
+                        store_err *err);
+
+/** Resets k to the key of version v of a branch's history. */
+void version_key(kbuf *k, const char *space, const char *key,
+                 const char *branch, uint64_t v);
+
+/** 1 when branch names main (NULL or "main"). */
+int branch_is_main(const char *branch);
+
+/* writer-side operations, each 0 or -1 with op->err */
+int space_apply_put(store *s, txn *t, wop *op);
+int space_apply_delete(store *s, txn *t, wop *op);
+int object_apply_put(store *s, txn *t, wop *op);
+int object_apply_delete(store *s, txn *t, wop *op);
+int patch_apply(store *s, txn *t, wop *op);
+int branch_apply_create(store *s, txn *t, wop *op);
+
+/* -------------------------------------------------------------- indexes */
+
+/**
+ * Moves the index entries of (space, key) from its old main head to its new
+ * one (either may be NULL) inside the writer's overlay.
+ */
+void index_update(txn *t, const json_t *schema, const char *space,
+                  const char *key, const json_t *old_head,
+                  const json_t *new_head);
+
+/** Appends the index key prefix of an attribute or label. */
+void index_prefix(kbuf *b, int is_label, const char *space, const char *name);
+
+/**
+ * Appends the order-preserving encoding of v as attribute type t (or as a
+ * label when is_label). Returns 0, or -1 when not indexable.
+ */
+int index_encode(kbuf *b, int is_label, int t, const json_t *v);
+
+/* -------------------------------------------------------------- cursors */
+
+/** A cursor for a query with predicate hash h, last index key `last`. */
+char *cursor_make(uint64_t h, const char *last, size_t n);
+
+/** Decodes a cursor; -1 when it does not decode or h differs. */
+int cursor_read(const char *c, uint64_t h, char **last, size_t *n);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * test_store_objects.c — objects: put, get, delete, versions numbering,
+ * If-Match, validation against the schema, object counts.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Each test gets a fresh store in its own temporary directory. */
+typedef struct {
+  char dir[64];
+  store *s;
+} fixture;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag,
+                    struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(p);
+}
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  store_err err = {0};
+  snprintf(f->dir, sizeof f->dir, "/tmp/m31-store-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  assert_int_equal(store_open(f->dir, &f->s, &err), 0);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  store_close(f->s);
+  nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  free(f);
+  return 0;
+}
+
+/* Parses test JSON (refcount: new); fails the test when it does not. */
+__attribute__((unused)) static json_t *J(const char *text) {
+  json_error_t e;
+  json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+  if (!v) fail_msg("bad test JSON %s: %s", text, e.text);
+  return v;
+}
+
+__attribute__((unused)) static void space_make(store *s, const char *name,
+                                               const char *spec) {
+  json_t *v = J(spec);
+  store_err err = {0};
+  int created = 0;
+  if (store_space_put(s, name, v, &created, NULL, &err) != 0)
+    fail_msg("space_put %s: %s", name, err.detail);
+  json_decref(v);
+}
+
+/* PUT of a JSON text body; returns the store's rc, err filled. */
+__attribute__((unused)) static int obj_put(store *s, const char *sp,
+                                           const char *key, const char *body,
+                                           store_err *err) {
+  json_t *v = J(body);
+  int created;
+  memset(err, 0, sizeof *err);
+  int rc = store_object_put(s, sp, key, v, NULL, NULL, &created, err);
+  json_decref(v);
+  return rc;
+}
+
+__attribute__((unused)) static int obj_patch(store *s, const char *sp,
+                                             const char *key, const char *body,
+                                             json_t **out, store_err *err) {
+  json_t *v = J(body);
+  int created;
+  memset(err, 0, sizeof *err);
+  int rc = store_object_patch(s, sp, key, v, NULL, out, &created, err);
+  json_decref(v);
+  return rc;
+}
+
+/* An attribute of a stored object (borrowed from *holder, which the caller
+ * json_decrefs). */
+__attribute__((unused)) static json_t *attr_of(store *s, const char *sp,
+                                               const char *key,
+                                               const char *attr,
+                                               json_t **holder) {
+  store_err err = {0};
+  if (store_object_get(s, sp, key, NULL, 0, holder, &err) != 0)
+    fail_msg("get %s: %s", key, err.detail);
+  return json_object_get(json_object_get(*holder, "attrs"), attr);
+}
+
+static const char *SPEC =
+    "{\"attrs\":{\"i\":\"Int\",\"f\":\"Float\",\"s\":\"String\","
+    "\"b\":\"Bool\",\"y\":\"Bytes\",\"l\":\"List\",\"m\":\"Map\","
+    "\"a\":\"Any\"}}";
+
+static void test_put_get_delete(void **state) {
+  fixture *f = *state;
+  store_err err = {0};
+  json_t *out = NULL, *body;
+  int created = -1;
+  space_make(f->s, "t", SPEC);
+  body =
+      J("{\"attrs\":{\"i\":3,\"f\":2,\"s\":\"x\",\"b\":true,\"y\":\"AAE=\","
+        "\"l\":[1],\"m\":{\"k\":1},\"a\":null},\"labels\":{\"lang\":\"en\"}}");
+  assert_int_equal(
+      store_object_put(f->s, "t", "pi", body, NULL, &out, &created, &err), 0);
+  assert_int_equal(created, 1);
+  assert_string_equal(json_string_value(json_object_get(out, "key")), "pi");
+  assert_int_equal(json_integer_value(json_object_get(out, "version")), 1);
+  assert_string_equal(json_string_value(json_object_get(out, "branch")),
+                      "main");
+  const char *mod = json_string_value(json_object_get(out, "modified"));
+  assert_int_equal(strlen(mod), 24);
+  assert_int_equal(mod[23], 'Z');
+  json_decref(out);
+  assert_int_equal(
+      store_object_put(f->s, "t", "pi", body, NULL, &out, &created, &err), 0);
+  assert_int_equal(created, 0);
+  assert_int_equal(json_integer_value(json_object_get(out, "version")), 2);
+  json_decref(out);
+
+  assert_int_equal(store_object_get(f->s, "t", "pi", NULL, 0, &out, &err), 0);
+  assert_true(json_equal(json_object_get(out, "attrs"),
+                         json_object_get(body, "attrs")));
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(out, "labels"), "lang")),
+                      "en");
+  json_decref(out);
+  /* without versioning only the head's version is found */
+  assert_int_equal(store_object_get(f->s, "t", "pi", NULL, 2, &out, &err), 0);
+  json_decref(out);
+  assert_int_equal(store_object_get(f->s, "t", "pi", NULL, 1, &out, &err), -1);
+  assert_int_equal(err.code, STORE_NOT_FOUND);
+
+  assert_int_equal(store_space_get(f->s, "t", &out, &err), 0);
+  assert_int_equal(json_integer_value(json_object_get(out, "objects")), 1);
+  json_decref(out);
+  assert_int_equal(store_object_delete(f->s, "t", "pi", NULL, &err), 0);
+  assert_int_equal(store_object_delete(f->s, "t", "pi", NULL, &err), -1);
+  assert_int_equal(err.code, STORE_NOT_FOUND);
+  assert_int_equal(store_object_get(f->s, "t", "pi", NULL, 0, &out, &err), -1);
+  assert_int_equal(err.code, STORE_NOT_FOUND);
+  assert_int_equal(store_space_get(f->s, "t", &out, &err), 0);
+  assert_int_equal(json_integer_value(json_object_get(out, "objects")), 0);
+  json_decref(out);
+  /* a new object starts again at version 1 */
+  assert_int_equal(
+      store_object_put(f->s, "t", "pi", body, NULL, &out, &created, &err), 0);
+  assert_int_equal(json_integer_value(json_object_get(out, "version")), 1);
+  json_decref(out);
+  json_decref(body);
+  assert_int_equal(obj_put(f->s, "nope", "k", "{}", &err), -1);
+  assert_int_equal(err.code, STORE_NOT_FOUND);
+}
+
+static void expect_put(store *s, const char *body, store_code code,
+                       const char *field) {
+  store_err err = {0};
+  assert_int_equal(obj_put(s, "t", "k", body, &err), -1);
+  assert_int_equal(err.code, code);
+  assert_string_equal(err.field, field);
+}
+
+static void test_validation(void **state) {
+  fixture *f = *state;
+  store_err err = {0};
+  json_t *out = NULL;
+  space_make(f->s, "t", SPEC);
+  expect_put(f->s, "{\"attrs\":{\"zz\":1}}", STORE_INVALID, "attrs.zz");
+  expect_put(f->s, "{\"attrs\":{\"i\":1.5}}", STORE_INVALID, "attrs.i");
+  expect_put(f->s, "{\"attrs\":{\"i\":\"1\"}}", STORE_INVALID, "attrs.i");
+  expect_put(f->s, "{\"attrs\":{\"f\":\"1\"}}", STORE_INVALID, "attrs.f");
+  expect_put(f->s, "{\"attrs\":{\"s\":1}}", STORE_INVALID, "attrs.s");
+  expect_put(f->s, "{\"attrs\":{\"b\":0}}", STORE_INVALID, "attrs.b");
+  expect_put(f->s, "{\"attrs\":{\"y\":\"AAE\"}}", STORE_INVALID, "attrs.y");
+  expect_put(f->s, "{\"attrs\":{\"y\":\"A*E=\"}}", STORE_INVALID, "attrs.y");
+  expect_put(f->s, "{\"attrs\":{\"y\":\"A=E=\"}}", STORE_INVALID, "attrs.y");
+  expect_put(f->s, "{\"attrs\":{\"l\":{}}}", STORE_INVALID, "attrs.l");
+  expect_put(f->s, "{\"attrs\":{\"m\":[]}}", STORE_INVALID, "attrs.m");
+  expect_put(f->s, "{\"attrs\":[]}", STORE_BAD_REQUEST, "attrs");
+  expect_put(f->s, "{\"labels\":1}", STORE_BAD_REQUEST, "labels");
+  expect_put(f->s, "{\"version\":1}", STORE_BAD_REQUEST, "version");
+  /* JSON text cannot hold a NUL in a name, but a built value can */
+  json_t *nul = J("{\"attrs\":{}}");
+  json_object_setn_new(json_object_get(nul, "attrs"), "i\0x", 3,
+                       json_integer(1));
+  int created;
+  assert_int_equal(
+      store_object_put(f->s, "t", "k", nul, NULL, NULL, &created, &err), -1);
+  assert_int_equal(err.code, STORE_INVALID);
+  json_decref(nul);
+
+  /* 32 levels are fine, 33 are not */
+  char deep[200] = "{\"attrs\":{\"a\":";
+  for (int i = 0; i < 33; i++)
+    strcat(deep, "[");
+  for (int i = 0; i < 33; i++)
+    strcat(deep, "]");
+  strcat(deep, "}}");
+  expect_put(f->s, deep, STORE_INVALID, "attrs.a");
+  memmove(strchr(deep, '['), strchr(deep, '[') + 1, strlen(deep));
+  memmove(strchr(deep, ']'), strchr(deep, ']') + 1, strlen(deep));
+  assert_int_equal(obj_put(f->s, "t", "k", deep, &err), 0);
+
+  /* a failed write changed nothing */
+  assert_int_equal(store_object_get(f->s, "t", "k", NULL, 0, &out, &err), 0);
+  assert_int_equal(json_integer_value(json_object_get(out, "version")), 1);
+  json_decref(out);
+  assert_int_equal(obj_put(f->s, "t", "a/b", "{}", &err), -1);
+  assert_int_equal(err.code, STORE_BAD_REQUEST);
+  assert_string_equal(err.field, "key");
+}
+
+static void test_if_match(void **state) {
+  fixture *f = *state;
+  store_err err = {0};
+  json_t *body = J("{}");
+  int created;
+  store_wopts w = {NULL, 1, 0};
+  space_make(f->s, "t", SPEC);
+  /* "*" on a missing object */
+  assert_int_equal(
+      store_object_put(f->s, "t", "k", body, &w, NULL, &created, &err), -1);
+  assert_int_equal(err.code, STORE_PRECONDITION);
+  assert_int_equal(obj_put(f->s, "t", "k", "{}", &err), 0);
+  assert_int_equal(
+      store_object_put(f->s, "t", "k", body, &w, NULL, &created, &err), 0);
+  w.if_match = 1;
+  assert_int_equal(
+      store_object_put(f->s, "t", "k", body, &w, NULL, &created, &err), -1);
+  assert_int_equal(err.code, STORE_PRECONDITION);
+  w.if_match = 2;
+  assert_int_equal(
+      store_object_patch(f->s, "t", "k", body, &w, NULL, &created, &err), 0);
+  assert_int_equal(store_object_delete(f->s, "t", "k", &w, &err), -1);
+  assert_int_equal(err.code, STORE_PRECONDITION);
+  w.if_match = 3;
+  assert_int_equal(store_object_delete(f->s, "t", "k", &w, &err), 0);
+  json_decref(body);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_put_get_delete, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_if_match, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,249 @@
+/*
+ * test_store_versions.c — version history and branches.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Each test gets a fresh store in its own temporary directory. */
+typedef struct {
+  char dir[64];
+  store *s;
+} fixture;
+
+static int rm_entry(const char *p, const struct stat *sb, int flag,
+                    struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(p);
+}
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  store_err err = {0};
+  snprintf(f->dir, sizeof f->dir, "/tmp/m31-store-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  assert_int_equal(store_open(f->dir, &f->s, &err), 0);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  store_close(f->s);
+  nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  free(f);
+  return 0;
+}
+
+/* Parses test JSON (refcount: new); fails the test when it does not. */
+__attribute__((unused)) static json_t *J(const char *text) {
+  json_error_t e;
+  json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+  if (!v) fail_msg("bad test JSON %s: %s", text, e.text);
+  return v;
+}
+
+__attribute__((unused)) static void space_make(store *s, const char *name,
+                                               const char *spec) {
+  json_t *v = J(spec);
+  store_err err = {0};
+  int created = 0;
+  if (store_space_put(s, name, v, &created, NULL, &err) != 0)
+    fail_msg("space_put %s: %s", name, err.detail);
+  json_decref(v);
+}
+
+/* PUT of a JSON text body; returns the store's rc, err filled. */
+__attribute__((unused)) static int obj_put(store *s, const char *sp,
+                                           const char *key, const char *body,
+                                           store_err *err) {
+  json_t *v = J(body);
+  int created;
+  memset(err, 0, sizeof *err);
+  int rc = store_object_put(s, sp, key, v, NULL, NULL, &created, err);
+  json_decref(v);
+  return rc;
+}
+
+__attribute__((unused)) static int obj_patch(store *s, const char *sp,
+                                             const char *key, const char *body,
+                                             json_t **out, store_err *err) {
+  json_t *v = J(body);
+  int created;
+  memset(err, 0, sizeof *err);
+  int rc = store_object_patch(s, sp, key, v, NULL, out, &created, err);
+  json_decref(v);
+  return rc;
+}
+
+/* An attribute of a stored object (borrowed from *holder, which the caller
+ * json_decrefs). */
+__attribute__((unused)) static json_t *attr_of(store *s, const char *sp,
+                                               const char *key,
+                                               const char *attr,
+                                               json_t **holder) {
+  store_err err = {0};
+  if (store_object_get(s, sp, key, NULL, 0, holder, &err) != 0)
+    fail_msg("get %s: %s", key, err.detail);
+  return json_object_get(json_object_get(*holder, "attrs"), attr);
+}
+
+static const char *VSPEC =
+    "{\"attrs\":{\"n\":\"Int\"},\"opts\":{\"versioning\":true}}";
+
+static void incr(store *s, const char *sp, const char *key, const char *br) {
+  json_t *b = J("{\"attrs\":{\"n\":{\"$incr\":1}}}");
+  store_wopts w = {br, 0, 0};
+  store_err err = {0};
+  int created;
+  if (store_object_patch(s, sp, key, b, &w, NULL, &created, &err))
+    fail_msg("patch: %s", err.detail);
+  json_decref(b);
+}
+
+static int64_t n_at(store *s, const char *br, uint64_t v) {
+  json_t *o = NULL;
+  store_err err = {0};
+  if (store_object_get(s, "v", "k", br, v, &o, &err)) return -1;
+  int64_t n =
+      json_integer_value(json_object_get(json_object_get(o, "attrs"), "n"));
+  json_decref(o);
+  return n;
+}
+
+static void test_versions(void **state) {
+  fixture *f = *state;
+  store_err err = {0};
+  json_t *out = NULL;
+  space_make(f->s, "v", VSPEC);
+  for (int i = 0; i < 5; i++)
+    incr(f->s, "v", "k", NULL);
+  assert_int_equal(n_at(f->s, NULL, 0), 5);
+  assert_int_equal(n_at(f->s, NULL, 2), 2);
+  assert_int_equal(n_at(f->s, NULL, 6), -1);
+  assert_int_equal(store_versions_list(f->s, "v", "k", NULL, &out, &err), 0);
+  assert_int_equal(json_array_size(out), 5);
+  json_t *first = json_array_get(out, 0);
+  assert_int_equal(json_integer_value(json_object_get(first, "version")), 1);
+  assert_true(json_integer_value(json_object_get(first, "size")) > 0);
+  assert_non_null(json_object_get(first, "modified"));
+  json_decref(out);
+
+  /* without versioning: only the head */
+  space_make(f->s, "p", "{\"attrs\":{\"n\":\"Int\"}}");
+  for (int i = 0; i < 3; i++)
+    incr(f->s, "p", "k", NULL);
+  assert_int_equal(store_versions_list(f->s, "p", "k", NULL, &out, &err), 0);
+  assert_int_equal(json_array_size(out), 1);
+  assert_int_equal(
+      json_integer_value(json_object_get(json_array_get(out, 0), "version")),
+      3);
+  json_decref(out);
+  assert_int_equal(store_branch_create(f->s, "p", "k", "exp", 1, &out, &err),
+                   -1);
+  assert_int_equal(err.code, STORE_CONFLICT);
+  assert_int_equal(store_versions_list(f->s, "v", "zz", NULL, &out, &err), -1);
+  assert_int_equal(err.code, STORE_NOT_FOUND);
+}
+
+static void test_branches(void **state) {
+  fixture *f = *state;
+  store_err err = {0};
+  json_t *out = NULL;
+  space_make(f->s, "v", VSPEC);
+  for (int i = 0; i < 5; i++)
+    incr(f->s, "v", "k", NULL);
+  assert_int_equal(store_branch_create(f->s, "v", "k", "exp", 3, &out, &err),
+                   0);
+  assert_string_equal(json_string_value(json_object_get(out, "branch")), "exp");
+  assert_int_equal(json_integer_value(json_object_get(out, "version")), 3);
+  assert_null(json_object_get(out, "from"));
+  json_decref(out);
+  assert_int_equal(store_branch_create(f->s, "v", "k", "exp", 3, &out, &err),
+                   -1);
+  assert_int_equal(err.code, STORE_CONFLICT);
+  assert_int_equal(store_branch_create(f->s, "v", "k", "main", 3, &out, &err),
+                   -1);
+  assert_int_equal(err.code, STORE_CONFLICT);
+  assert_int_equal(store_branch_create(f->s, "v", "k", "x", 9, &out, &err), -1);
+  assert_int_equal(err.code, STORE_NOT_FOUND);
+  assert_int_equal(store_branch_create(f->s, "v", "k", "a/b", 1, &out, &err),
+                   -1);
+  assert_int_equal(err.code, STORE_BAD_REQUEST);
+
+  /* writes to the branch number on from 3; main is unaffected */
+  incr(f->s, "v", "k", "exp");
+  assert_int_equal(n_at(f->s, "exp", 0), 4);
+  assert_int_equal(n_at(f->s, "exp", 4), 4);
+  assert_int_equal(n_at(f->s, "exp", 3), 3);
+  assert_int_equal(n_at(f->s, NULL, 0), 5);
+  assert_int_equal(store_object_get(f->s, "v", "k", "exp", 0, &out, &err), 0);
+  assert_int_equal(json_integer_value(json_object_get(out, "version")), 4);
+  json_decref(out);
+  assert_int_equal(store_versions_list(f->s, "v", "k", "exp", &out, &err), 0);
+  assert_int_equal(json_array_size(out), 2);
+  json_decref(out);
+
+  /* a missing branch is not created by a write */
+  json_t *b = J("{}");
+  store_wopts w = {"nope", 0, 0};
+  int created;
+  assert_int_equal(
+      store_object_put(f->s, "v", "k", b, &w, NULL, &created, &err), -1);
+  assert_int_equal(err.code, STORE_NOT_FOUND);
+  json_decref(b);
+
+  assert_int_equal(store_branch_create(f->s, "v", "k", "b2", 1, NULL, &err), 0);
+  assert_int_equal(store_branch_list(f->s, "v", "k", &out, &err), 0);
+  assert_int_equal(json_array_size(out), 3);
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(out, 0), "name")),
+      "main");
+  json_t *exp = json_array_get(out, 2);
+  assert_string_equal(json_string_value(json_object_get(exp, "name")), "exp");
+  assert_int_equal(json_integer_value(json_object_get(exp, "from")), 3);
+  assert_int_equal(json_integer_value(json_object_get(exp, "version")), 4);
+  json_decref(out);
+
+  /* branches are not searched */
+  store_pred p = {0, "n", STORE_OP_EQ, "4"};
+  store_query q = {.preds = &p, .npreds = 1, .limit = 10};
+  assert_int_equal(store_query_run(f->s, "v", &q, &out, NULL, &err), 0);
+  assert_int_equal(json_array_size(json_object_get(out, "items")), 0);
+  json_decref(out);
+
+  /* deleting a branch removes it only; deleting main removes everything */
+  w.branch = "b2";
+  assert_int_equal(store_object_delete(f->s, "v", "k", &w, &err), 0);
+  assert_int_equal(n_at(f->s, "b2", 0), -1);
+  assert_int_equal(n_at(f->s, NULL, 0), 5);
+  assert_int_equal(store_object_delete(f->s, "v", "k", NULL, &err), 0);
+  assert_int_equal(n_at(f->s, "exp", 0), -1);
+  assert_int_equal(n_at(f->s, NULL, 2), -1);
+  incr(f->s, "v", "k", NULL);
+  assert_int_equal(store_versions_list(f->s, "v", "k", NULL, &out, &err), 0);
+  assert_int_equal(json_array_size(out), 1);
+  json_decref(out);
+  assert_int_equal(store_branch_list(f->s, "v", "k", &out, &err), 0);
+  assert_int_equal(json_array_size(out), 1);
+  json_decref(out);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_branches, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
