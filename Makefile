@@ -59,7 +59,7 @@ $(BUILD)/gen/openapi_json.o: $(BUILD)/gen/openapi_json.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libm31.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libm31.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* ----------------------------------------------------------------- config */
 
@@ -48,6 +49,9 @@ void m31_log_write(int level, const char *fmt, ...)
 /* --------------------------------------------------------------- requests */
 
 typedef struct m31_req m31_req;
+
+/** The request id ("<node>-<hex>"), for log lines. Borrowed. */
+const char *req_id(const m31_req *r);
 
 /** The method ("GET", ...). Borrowed for the request's life. */
 const char *req_method(const m31_req *r);
@@ -149,6 +153,9 @@ void server_metrics_write(char **buf, size_t *len);
 
 /** Seconds since the node started. */
 double server_uptime(void);
+
+/** When the node started (wall clock). */
+time_t server_started(void);
 
 /** The running node's configuration. Borrowed; lives as long as the node. */
 const m31_config *server_config(void);
