@@ -26,7 +26,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PORT ?= 8031
 
-.PHONY: all deps run test unit e2e e2e-san openapi-check bench clean fmt fmt-check san
+.PHONY: all deps run test unit e2e e2e-san fault fault-san openapi-check bench clean fmt fmt-check san
 
 all: $(BUILD)/m31
 
@@ -76,11 +76,19 @@ e2e-san:
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  node --test --test-concurrency=1 tests/http/
 
+# SIGKILL in the middle of a write load; every acknowledged write survives.
+fault: all
+	M31_BIN=$(abspath $(BUILD)/m31) node tests/fault/kill_durability.mjs
+
+fault-san:
+	@$(MAKE) --no-print-directory SAN=1 all
+	M31_BIN=$(abspath build-san/m31) node tests/fault/kill_durability.mjs
+
 openapi-check:
 	node tests/http/tools/openapi-check.mjs
 
 test: deps
-	@$(MAKE) --no-print-directory all unit openapi-check e2e
+	@$(MAKE) --no-print-directory all unit openapi-check e2e fault
 	@$(MAKE) --no-print-directory SAN=1 all unit e2e-san
 
 bench: deps all

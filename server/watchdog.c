@@ -68,7 +68,9 @@ void watchdog_rearm(conn_watch *w) {
 static void do_sweep(uint64_t now) {
   for (conn_watch *w = head; w; w = w->next) {
     uint64_t since = atomic_load(&w->since_ns);
-    if (since == 0 || now - since <= limit_ns || w->fd < 0) continue;
+    /* Other threads rearm while we sweep: a `since` after `now` is fresh. */
+    if (since == 0 || since >= now || now - since <= limit_ns || w->fd < 0)
+      continue;
     m31_log(LOG_INFO,
             "closing connection fd %d: no whole request within %llu s", w->fd,
             (unsigned long long)(limit_ns / 1000000000u));
