@@ -33,7 +33,8 @@ all: $(BUILD)/m31
 deps:
 	@scripts/deps.sh
 
-run: deps
+run:
+	@scripts/deps.sh run
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/m31 serve --port $(PORT)
 

@@ -1,12 +1,18 @@
 #!/bin/sh
-# Installs what building, running and testing M31 needs, and only what is
-# missing: Debian packages with apt-get, the test tools with npm ci.
+# Installs what M31 needs, and only what is missing.
+#   scripts/deps.sh run   what building and running a node needs
+#   scripts/deps.sh       that, plus what the tests and benchmarks need
+#                         (Debian packages, then npm ci in tests/http)
 set -eu
 cd "$(dirname "$0")/.."
 
-pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev
-      libcurl4-openssl-dev libleveldb-dev libmruby-dev libcmocka-dev
-      curl nodejs npm wrk etcd-server etcd-client clang-format"
+build_pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev
+            libcurl4-openssl-dev libleveldb-dev libmruby-dev"
+test_pkgs="libcmocka-dev curl nodejs npm wrk etcd-server etcd-client
+           clang-format"
+pkgs=$build_pkgs
+[ "${1:-all}" = run ] || pkgs="$build_pkgs $test_pkgs"
+
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -14,7 +20,8 @@ for p in $pkgs; do
 done
 # A node from elsewhere (nvm, a tarball) is as good as Debian's.
 if command -v node >/dev/null && command -v npm >/dev/null; then
-  missing=$(echo "$missing" | tr ' ' '\n' | grep -vx -e nodejs -e npm | tr '\n' ' ')
+  missing=$(echo "$missing" | tr ' ' '\n' | grep -vx -e nodejs -e npm |
+    tr '\n' ' ')
 fi
 if [ -n "$(echo $missing)" ]; then
   echo "deps: installing$missing"
@@ -23,6 +30,7 @@ if [ -n "$(echo $missing)" ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $missing
 fi
 
+[ "${1:-all}" = run ] && exit 0
 if [ ! -d tests/http/node_modules ] ||
    [ tests/http/package-lock.json -nt tests/http/node_modules ]; then
   (cd tests/http && npm ci --no-audit --no-fund --loglevel=error)
