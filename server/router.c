@@ -9,8 +9,9 @@
 
 /*
  * True when the template matches the segments; captures point into segs.
- * A {name} matches exactly one non-empty segment, whatever bytes its
- * decoding holds (a decoded '/' included: the resource rejects it by name).
+ * A {name} matches exactly one segment, whatever bytes its decoding holds:
+ * an empty one or a decoded '/' included, so that the resource can answer
+ * 400 naming the bad name instead of a vague 404.
  */
 static int template_match(const char *tpl, char *const *segs, size_t nsegs,
                           const char **params, int *nparams) {
@@ -23,7 +24,7 @@ static int template_match(const char *tpl, char *const *segs, size_t nsegs,
     size_t len = strcspn(tpl, "/");
     if (i == nsegs) return 0;
     if (len >= 2 && tpl[0] == '{' && tpl[len - 1] == '}') {
-      if (segs[i][0] == '\0' || *nparams == ROUTER_MAX_PARAMS) return 0;
+      if (*nparams == ROUTER_MAX_PARAMS) return 0;
       params[(*nparams)++] = segs[i];
     } else if (strlen(segs[i]) != len || memcmp(segs[i], tpl, len) != 0) {
       return 0;

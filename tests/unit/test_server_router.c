@@ -71,13 +71,24 @@ static void test_decoded_slash_stays_one_capture(void **state) {
   assert_string_equal(m.params[0], "a/b");
 }
 
+static void test_empty_segment_is_captured(void **state) {
+  route_match m;
+
+  (void)state;
+  /* The resource answers 400 naming the empty name, not a vague 404. */
+  assert_int_equal(match("GET", "/fs/", &m), ROUTE_FOUND);
+  assert_string_equal(m.params[0], "");
+  assert_int_equal(match("PATCH", "/fs//k", &m), ROUTE_FOUND);
+  assert_string_equal(m.params[0], "");
+  assert_string_equal(m.params[1], "k");
+}
+
 static void test_not_found(void **state) {
   route_match m;
 
   (void)state;
   assert_int_equal(match("GET", "/nope", &m), ROUTE_NOT_FOUND);
   assert_int_equal(match("GET", "/fs/a/b/c/d", &m), ROUTE_NOT_FOUND);
-  assert_int_equal(match("GET", "/fs/", &m), ROUTE_NOT_FOUND); /* empty */
   assert_int_equal(match("GET", "/fsx", &m), ROUTE_NOT_FOUND);
   assert_int_equal(match("GET", "/sys", &m), ROUTE_NOT_FOUND);
   assert_int_equal(match("DELETE", "/nope", &m), ROUTE_NOT_FOUND);
@@ -112,6 +123,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_literal_and_captures),
       cmocka_unit_test(test_decoded_slash_stays_one_capture),
+      cmocka_unit_test(test_empty_segment_is_captured),
       cmocka_unit_test(test_not_found),
       cmocka_unit_test(test_method_not_allowed_lists_allow),
       cmocka_unit_test(test_head_and_options),
