@@ -13,14 +13,20 @@ BUILD   := build
 OPT     := -O2 -g
 endif
 
+# Debian's libmruby.a is built with these (see `mruby-config --cflags`); the
+# VM's layout depends on matching them.
+MRUBY_CFLAGS := -DMRB_USE_RATIONAL -DMRB_USE_COMPLEX
 CFLAGS  := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP $(OPT) \
-           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I.
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lleveldb -lpthread -lm
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(MRUBY_CFLAGS) -I.
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lleveldb \
+           /usr/lib/libmruby.a -lseccomp -lpthread -lm
 LDFLAGS := $(filter -fsanitize=%,$(OPT))
 
-LIB_SRC  := $(wildcard server/*.c resources/*.c store/*.c)
+LIB_SRC  := $(wildcard server/*.c resources/*.c store/*.c runtime/*.c)
 LIB_SRC  := $(filter-out server/main.c,$(LIB_SRC))
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_json.o
+PRELUDE  := $(wildcard runtime/prelude/*.rb)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_json.o \
+            $(PRELUDE:runtime/prelude/%.rb=$(BUILD)/gen/prelude_%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -50,12 +56,18 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # The OpenAPI document is written as YAML and served as JSON; the JSON is
-# generated (scripts/openapi-json.mjs) and committed so a build needs no npm.
+# generated (tests/http/tools/openapi-json.mjs) and committed so a build needs
+# no npm. Ruby that ships inside the node (runtime/prelude/*.rb) is embedded
+# the same way.
 $(BUILD)/gen/openapi_json.c: openapi/openapi.json scripts/embed.sh
 	@mkdir -p $(dir $@)
 	scripts/embed.sh m31_openapi_json $< > $@
 
-$(BUILD)/gen/openapi_json.o: $(BUILD)/gen/openapi_json.c
+$(BUILD)/gen/prelude_%.c: runtime/prelude/%.rb scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh m31_prelude_$* $< > $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libm31.a

@@ -7,8 +7,8 @@ set -eu
 cd "$(dirname "$0")/.."
 
 build_pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev
-            libcurl4-openssl-dev libleveldb-dev libmruby-dev"
-test_pkgs="libcmocka-dev curl nodejs npm wrk etcd-server etcd-client
+            libcurl4-openssl-dev libleveldb-dev libmruby-dev libseccomp-dev"
+test_pkgs="libcmocka-dev mruby curl nodejs npm wrk etcd-server etcd-client
            clang-format"
 pkgs=$build_pkgs
 [ "${1:-all}" = run ] || pkgs="$build_pkgs $test_pkgs"

@@ -137,8 +137,8 @@ int req_json_or_reply(m31_req *r, json_t **out) {
                   REQ_JSON_MAX_DEPTH, line, col);
     return -1;
   }
-  *out = json_loadb(r->body ? r->body : "", r->body_len, JSON_REJECT_DUPLICATES,
-                    &e);
+  *out = json_loadb(r->body ? r->body : "", r->body_len,
+                    JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
   if (!*out) {
     reply_problem(r, 400, NULL, "malformed JSON at line %d, column %d: %s",
                   e.line, e.column, e.text);

@@ -33,12 +33,18 @@ process.on('exit', () => {
 
 const SANITIZER_MARKS = ['AddressSanitizer', 'LeakSanitizer', 'runtime error:'];
 
-/** Starts a node; extra command-line flags may be given in `args`. */
-export async function startNode({ args = [] } = {}) {
-  const dataDir = await mkdtemp(join(tmpdir(), 'm31-e2e-'));
+/**
+ * Starts a node; extra command-line flags may be given in `args`, extra
+ * environment variables in `env`. With `dataDir` the node uses that
+ * directory (e.g. to restart on the data of a stopped node) and, like with
+ * `keepData`, stop() leaves it in place for the caller to remove.
+ */
+export async function startNode({ args = [], env = {}, dataDir: given, keepData = false } = {}) {
+  const dataDir = given ?? await mkdtemp(join(tmpdir(), 'm31-e2e-'));
+  const keep = keepData || given !== undefined;
   const proc = spawn(BIN, ['serve', '--port', '0', '--bind', '127.0.0.1',
     '--data', dataDir, '--log-level', 'info', ...args],
-  { stdio: ['ignore', 'ignore', 'pipe'] });
+  { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   running.add(proc);
   let log = '';
   let exit = null; // {code, signal} once it has exited
@@ -74,7 +80,7 @@ export async function startNode({ args = [] } = {}) {
     });
   } catch (e) {
     proc.kill('SIGKILL');
-    await rm(dataDir, { recursive: true, force: true });
+    if (!keep) await rm(dataDir, { recursive: true, force: true });
     throw e;
   }
   // Keep collecting the log after the port is known.
@@ -105,7 +111,7 @@ export async function startNode({ args = [] } = {}) {
         assert.ok(!log.includes(mark), `stderr contains "${mark}":\n${tail(log, 8000)}`);
       }
     } finally {
-      await rm(dataDir, { recursive: true, force: true });
+      if (!keep) await rm(dataDir, { recursive: true, force: true });
     }
   }
 

@@ -51,7 +51,7 @@ try {
 
 if (fromYaml !== undefined && fromJson !== undefined && !isDeepStrictEqual(fromJson, fromYaml)) {
   problems.push(`${jsonName} is not the same document as ${yamlName} (first difference at ${
-    firstDifference(fromYaml, fromJson)}); regenerate it with: node tests/http/tools/openapi-json.mjs`);
+    firstDifference(fromYaml, fromJson)}); regenerate it with: node scripts/openapi-json.mjs`);
 }
 
 // Byte-exact: the JSON in git is what the generator makes of the YAML, so a

@@ -1,0 +1,365 @@
+/*
+ * nucleus.c — the node's side of the workers: starts them, routes fibrils
+ * and answers to them, turns their frames into events, and enforces what a
+ * worker cannot enforce on itself.
+ *
+ * A runaway turn (`loop {}`) never yields, so the worker cannot stop it.
+ * Each worker publishes the CPU deadline of its running turn on the turn
+ * board (internal.h); poll compares it with the worker's CPU clock (read
+ * through clock_getcpuclockid) and SIGKILLs the worker past deadline +
+ * grace. A dead worker, for whatever reason, is reaped and replaced, and
+ * each fibril it held is reported (the runaway one killed, the others
+ * failed with class "WorkerDied"): their state died with the process.
+ *
+ * Workers are forked from the process that calls rt_nucleus_new and, on a
+ * restart, rt_nucleus_poll; the caller must do so while single-threaded
+ * (see the report: a zygote is the next step for a threaded node).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+
+typedef struct nworker {
+  pid_t pid;
+  int fd;
+  struct rt_turn_board *board;
+  char (*ids)[RT_ID_MAX]; /* fibrils sent and not finished */
+  size_t nids, cap;
+} nworker;
+
+struct rt_nucleus {
+  rt_nucleus_opts opts;
+  rt_event_fn on;
+  void *host;
+  struct rt_turn_board *boards; /* MAP_SHARED, one per worker */
+  nworker *w;
+};
+
+static int worker_start(rt_nucleus *n, int i) {
+  nworker *w = &n->w[i];
+  int sv[2];
+  json_t *hello = NULL;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+  memset(w->board, 0, sizeof *w->board);
+  w->pid = fork();
+  if (w->pid < 0) {
+    close(sv[0]), close(sv[1]);
+    return -1;
+  }
+  if (w->pid == 0) {
+    close(sv[0]);
+    rt_worker_main(sv[1], &n->opts.limits, w->board);
+  }
+  close(sv[1]);
+  w->fd = sv[0];
+  /* the hello frame says the sandbox is up */
+  if (rt_frame_read(w->fd, &hello) != 0 ||
+      strcmp(json_string_value(json_object_get(hello, "t")), "hello") != 0) {
+    json_decref(hello);
+    kill(w->pid, SIGKILL);
+    waitpid(w->pid, NULL, 0);
+    close(w->fd);
+    w->fd = -1, w->pid = -1;
+    return -1;
+  }
+  json_decref(hello);
+  return 0;
+}
+
+rt_nucleus *rt_nucleus_new(const rt_nucleus_opts *opts, rt_event_fn on,
+                           void *host) {
+  rt_nucleus *n = calloc(1, sizeof *n);
+  if (!n) return NULL;
+  if (opts) n->opts = *opts;
+  if (n->opts.workers <= 0) n->opts.workers = 2;
+  if (!n->opts.grace_ms) n->opts.grace_ms = 50;
+  rt_worker_limits_fill(&n->opts.limits);
+  n->on = on, n->host = host;
+  n->w = calloc((size_t)n->opts.workers, sizeof *n->w);
+  n->boards = mmap(NULL, (size_t)n->opts.workers * sizeof *n->boards,
+                   PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (!n->w || n->boards == MAP_FAILED) {
+    if (n->boards == MAP_FAILED) n->boards = NULL;
+    rt_nucleus_free(n);
+    return NULL;
+  }
+  for (int i = 0; i < n->opts.workers; i++) {
+    n->w[i].fd = -1, n->w[i].pid = -1, n->w[i].board = &n->boards[i];
+    if (worker_start(n, i) != 0) {
+      fprintf(stderr, "m31: worker %d does not start: %s\n", i,
+              strerror(errno));
+      rt_nucleus_free(n);
+      return NULL;
+    }
+  }
+  return n;
+}
+
+static void worker_stop(nworker *w) {
+  if (w->fd >= 0) close(w->fd); /* end of stream: the worker exits 0 */
+  if (w->pid > 0) {
+    for (int i = 0; i < 100 && waitpid(w->pid, NULL, WNOHANG) == 0; i++)
+      usleep(1000);
+    if (kill(w->pid, SIGKILL) == 0) waitpid(w->pid, NULL, 0);
+  }
+  w->fd = -1, w->pid = -1;
+}
+
+void rt_nucleus_free(rt_nucleus *n) {
+  if (!n) return;
+  for (int i = 0; n->w && i < n->opts.workers; i++) {
+    worker_stop(&n->w[i]);
+    free(n->w[i].ids);
+  }
+  free(n->w);
+  if (n->boards) munmap(n->boards, (size_t)n->opts.workers * sizeof *n->boards);
+  free(n);
+}
+
+/* ------------------------------------------------------------ fibril ids */
+
+static int id_add(nworker *w, const char *id) {
+  if (w->nids == w->cap) {
+    size_t cap = w->cap ? 2 * w->cap : 64;
+    void *ids = realloc(w->ids, cap * sizeof *w->ids);
+    if (!ids) return -1;
+    w->ids = ids, w->cap = cap;
+  }
+  snprintf(w->ids[w->nids++], RT_ID_MAX, "%s", id);
+  return 0;
+}
+
+static ssize_t id_find(const nworker *w, const char *id) {
+  for (size_t i = 0; i < w->nids; i++)
+    if (strcmp(w->ids[i], id) == 0) return (ssize_t)i;
+  return -1;
+}
+
+static void id_remove(nworker *w, size_t i) {
+  memcpy(w->ids[i], w->ids[--w->nids], RT_ID_MAX);
+}
+
+/* The worker holding fibril id, or NULL. */
+static nworker *owner(rt_nucleus *n, const char *id) {
+  for (int i = 0; i < n->opts.workers; i++)
+    if (id_find(&n->w[i], id) >= 0) return &n->w[i];
+  return NULL;
+}
+
+size_t rt_nucleus_inflight(const rt_nucleus *n) {
+  size_t c = 0;
+  for (int i = 0; i < n->opts.workers; i++)
+    c += n->w[i].nids;
+  return c;
+}
+
+pid_t rt_nucleus_worker_pid(const rt_nucleus *n, int i) {
+  return i >= 0 && i < n->opts.workers ? n->w[i].pid : -1;
+}
+
+/* ----------------------------------------------------------- node -> worker */
+
+static int send_frame(nworker *w, json_t *msg) {
+  int rc = msg && w->fd >= 0 ? rt_frame_write(w->fd, msg) : -1;
+  json_decref(msg);
+  return rc;
+}
+
+int rt_nucleus_run(rt_nucleus *n, const char *id, const char *src,
+                   const char *path, const char *fn, json_t *args,
+                   uint64_t cpu_ms) {
+  nworker *best = NULL;
+  json_t *msg;
+  if (!id || strlen(id) >= RT_ID_MAX || owner(n, id)) return -1;
+  for (int i = 0; i < n->opts.workers; i++)
+    if (n->w[i].fd >= 0 && (!best || n->w[i].nids < best->nids))
+      best = &n->w[i];
+  if (!best) return -1;
+  msg = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:O?, s:I}", "t", "run", "id", id,
+                  "code", src, "path", path ? path : "(fibril)", "fn", fn,
+                  "args", args, "cpu_ms", (json_int_t)cpu_ms);
+  if (send_frame(best, msg) != 0) return -1;
+  return id_add(best, id);
+}
+
+int rt_nucleus_answer(rt_nucleus *n, const char *id, json_t *value) {
+  nworker *w = owner(n, id);
+  if (!w) return -1;
+  return send_frame(w, json_pack("{s:s, s:s, s:O?}", "t", "answer", "id", id,
+                                 "value", value));
+}
+
+int rt_nucleus_raise(rt_nucleus *n, const char *id, const char *klass,
+                     const char *message) {
+  nworker *w = owner(n, id);
+  if (!w) return -1;
+  return send_frame(w, json_pack("{s:s, s:s, s:s, s:s}", "t", "raise", "id", id,
+                                 "class", klass, "message", message));
+}
+
+/* ----------------------------------------------------------- worker -> node */
+
+static void emit(rt_nucleus *n, int wi, rt_event_kind kind, const char *id,
+                 const rt_error *err) {
+  rt_event ev = {.kind = kind, .id = id, .error = err, .worker = wi};
+  n->on(n->host, &ev);
+}
+
+static void status_reason(int status, char *buf, size_t len) {
+  if (WIFSIGNALED(status))
+    snprintf(buf, len, "worker died: signal %d (%s)", WTERMSIG(status),
+             strsignal(WTERMSIG(status)));
+  else
+    snprintf(buf, len, "worker exited with status %d", WEXITSTATUS(status));
+}
+
+/*
+ * Worker wi is dead or must die: kill and reap it, start its successor,
+ * then report each of its fibrils: runaway (if any) killed with reason,
+ * the others failed as WorkerDied. Returns the number of events.
+ */
+static int worker_died(rt_nucleus *n, int wi, const char *reason,
+                       const char *runaway) {
+  nworker *w = &n->w[wi];
+  char(*ids)[RT_ID_MAX] = w->ids, why[160];
+  size_t nids = w->nids;
+  int status = 0, events = 0;
+  kill(w->pid, SIGKILL);
+  waitpid(w->pid, &status, 0);
+  close(w->fd);
+  w->fd = -1, w->pid = -1;
+  status_reason(status, why, sizeof why);
+  w->ids = NULL, w->nids = w->cap = 0;
+  if (worker_start(n, wi) != 0)
+    fprintf(stderr, "m31: worker %d does not restart\n", wi);
+  for (size_t i = 0; i < nids; i++, events++) {
+    rt_error e = {0};
+    if (runaway && strcmp(ids[i], runaway) == 0) {
+      rt_error_set(&e, "", "%s", reason);
+      emit(n, wi, RT_EV_KILLED, ids[i], &e);
+    } else {
+      rt_error_set(&e, "WorkerDied", "%s", reason ? reason : why);
+      emit(n, wi, RT_EV_FAILED, ids[i], &e);
+    }
+  }
+  free(ids);
+  return events;
+}
+
+/* An "error" object of a failed frame, checked, into e. */
+static int error_of(json_t *j, rt_error *e) {
+  const char *k = json_string_value(json_object_get(j, "class"));
+  const char *m = json_string_value(json_object_get(j, "message"));
+  json_t *bt = json_object_get(j, "backtrace");
+  if (!k || !m || (bt && !json_is_array(bt))) return -1;
+  rt_error_set(e, k, "%s", m);
+  e->backtrace = bt ? json_incref(bt) : NULL;
+  return 0;
+}
+
+/* Dispatches one frame of worker wi; -1 if it breaks the protocol. */
+static int on_frame(rt_nucleus *n, int wi, json_t *m) {
+  nworker *w = &n->w[wi];
+  const char *t = json_string_value(json_object_get(m, "t"));
+  const char *id = json_string_value(json_object_get(m, "id"));
+  ssize_t at = id ? id_find(w, id) : -1;
+  rt_event ev = {.id = id, .worker = wi};
+  rt_error e = {0};
+  if (at < 0) return -1;
+  if (strcmp(t, "call") == 0) {
+    ev.kind = RT_EV_CALL;
+    ev.op = json_string_value(json_object_get(m, "op"));
+    ev.args = json_object_get(m, "args");
+    if (!ev.op || !json_is_array(ev.args)) return -1;
+    n->on(n->host, &ev);
+    return 0;
+  }
+  if (strcmp(t, "done") == 0) {
+    ev.kind = RT_EV_DONE;
+    if (!(ev.result = json_object_get(m, "result"))) return -1;
+  } else if (strcmp(t, "failed") == 0) {
+    ev.kind = RT_EV_FAILED;
+    if (error_of(json_object_get(m, "error"), &e) != 0) return -1;
+  } else if (strcmp(t, "killed") == 0) {
+    const char *reason = json_string_value(json_object_get(m, "reason"));
+    if (!reason) return -1;
+    ev.kind = RT_EV_KILLED;
+    rt_error_set(&e, "", "%s", reason);
+  } else {
+    return -1;
+  }
+  id_remove(w, (size_t)at);
+  ev.error = &e;
+  n->on(n->host, &ev);
+  rt_error_clear(&e);
+  return 0;
+}
+
+/* Kills workers whose running turn is past its CPU deadline. */
+static int deadlines_check(rt_nucleus *n, int *busy) {
+  int events = 0;
+  *busy = 0;
+  for (int i = 0; i < n->opts.workers; i++) {
+    nworker *w = &n->w[i];
+    char id[RT_ID_MAX];
+    clockid_t cid;
+    struct timespec ts;
+    uint64_t deadline = w->fd >= 0 ? rt_board_read(w->board, id) : 0;
+    if (deadline == 0 || deadline == UINT64_MAX) continue;
+    *busy = 1;
+    if (clock_getcpuclockid(w->pid, &cid) != 0 || clock_gettime(cid, &ts) != 0)
+      continue;
+    uint64_t cpu = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (cpu > deadline + (uint64_t)n->opts.grace_ms * 1000000u)
+      events += worker_died(n, i, "cpu budget exceeded", id);
+  }
+  return events;
+}
+
+/* Reads what worker wi sent; a broken frame or end of stream ends it. */
+static int worker_readable(rt_nucleus *n, int wi) {
+  json_t *m = NULL;
+  int r = rt_frame_read(n->w[wi].fd, &m), events;
+  if (r != 0) return worker_died(n, wi, NULL, NULL);
+  if (on_frame(n, wi, m) != 0) {
+    json_decref(m);
+    return worker_died(n, wi, "worker broke the protocol", NULL);
+  }
+  json_decref(m);
+  events = 1;
+  return events;
+}
+
+int rt_nucleus_poll(rt_nucleus *n, int timeout_ms) {
+  struct pollfd pfd[64];
+  int nw = n->opts.workers < 64 ? n->opts.workers : 64, events = 0, busy;
+  uint64_t end =
+      rt_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
+  for (;;) {
+    events += deadlines_check(n, &busy);
+    for (int i = 0; i < nw; i++)
+      pfd[i] = (struct pollfd){.fd = n->w[i].fd, .events = POLLIN};
+    uint64_t now = rt_now_ns();
+    int wait = timeout_ms < 0 ? -1
+               : now >= end   ? 0
+                              : (int)((end - now) / 1000000u);
+    if (busy && (wait < 0 || wait > 10)) wait = 10;
+    if (events > 0) wait = 0;
+    int r = poll(pfd, (nfds_t)nw, wait);
+    if (r < 0 && errno != EINTR) return -1;
+    for (int i = 0; r > 0 && i < nw; i++)
+      if (pfd[i].revents && n->w[i].fd == pfd[i].fd)
+        events += worker_readable(n, i);
+    if (events > 0 || (timeout_ms >= 0 && rt_now_ns() >= end)) return events;
+  }
+}

@@ -1,0 +1,47 @@
+# The system-call layer of a fibril (loaded into every VM by runtime/vm.c).
+#
+# A fibril is a Fiber run by the C scheduler (runtime/sched.c). Each call
+# into the node is a Fiber.yield([op, args]) back to that scheduler, which
+# hands it to the host and resumes the fiber with [true, value] or
+# [false, exception]. A fiber cannot yield across a C frame, so every
+# blocking call is a plain Ruby method like these.
+module M31; end
+M31::TOPLEVEL = self # main, the receiver of a fibril's top-level calls
+
+module M31
+  # Makes system call +op+ (a String) with +args+ (JSON-convertible) and
+  # returns its answer, or raises the error the host reported.
+  def self.call(op, *args)
+    ok, value = Fiber.yield([op, args])
+    raise value unless ok
+    value
+  end
+
+  # The fiber of a fibril: runs +body+ (the compiled code), then, when
+  # +fn+ is given, the top-level method +fn+ with +args+.
+  def self.fibril(body, fn, args)
+    Fiber.new do
+      value = body.call
+      fn ? TOPLEVEL.__send__(fn, *args) : value
+    end
+  end
+end
+
+module Kernel
+  # Output is a system call: the node collects it (there is no $stdout).
+  def print(*args)
+    M31.call("print", args.join)
+    nil
+  end
+
+  def puts(*args)
+    lines = args.empty? ? [""] : args.flatten.map(&:to_s)
+    M31.call("print", lines.map { |l| l.end_with?("\n") ? l : l + "\n" }.join)
+    nil
+  end
+
+  def p(*args)
+    M31.call("print", args.map(&:inspect).join("\n") + "\n") unless args.empty?
+    args.size <= 1 ? args.first : args
+  end
+end
