@@ -2,6 +2,10 @@
  * fs.c — /fs: spaces, objects, their versions and branches, and search.
  * Each handler checks names and parameters, calls the store once, and shapes
  * the answer (status, ETag, Location). The store validates bodies.
+ *
+ * Writes park their request (req_suspend) while the store's writer makes
+ * them durable, so a pool thread is never held across an fsync and one
+ * group commit can gather every connection's write, not one per thread.
  */
 #include "resources/resources.h"
 
@@ -171,6 +175,92 @@ static void reply_object(m31_req *r, json_t *obj, int created,
   reply_json(r, created ? 201 : 200, obj);
 }
 
+/* ------------------------------------------------------------ parked writes */
+
+typedef struct parked_write parked_write;
+
+/* Shapes the answer of a write that succeeded. */
+typedef void (*write_answer_fn)(m31_req *r, parked_write *pw);
+
+/*
+ * What a parked write carries from its handler to its answer. The strings
+ * are borrowed from the request (or from body), which outlive the parking.
+ */
+struct parked_write {
+  m31_req *r;
+  write_answer_fn answer;
+  const char *space, *key, *branch;
+  json_t *body;     /* refcount: own, or NULL; keeps `branch` alive */
+  store_result res; /* the store's result; res.out is ours */
+};
+
+/* The store's completion, on its writer thread: keep the result, wake the
+ * request. Nothing else here: every later write waits for this. */
+static void write_done(void *ud, store_result *res) {
+  parked_write *pw = ud;
+
+  pw->res = *res;
+  res->out = NULL;
+  req_resume(pw->r);
+}
+
+/* Back on a pool thread: answer, free. */
+static void write_answer(m31_req *r, void *arg) {
+  parked_write *pw = arg;
+
+  if (pw->res.rc != 0)
+    reply_store_err(r, &pw->res.err);
+  else
+    pw->answer(r, pw);
+  json_decref(pw->res.out);
+  json_decref(pw->body);
+  free(pw);
+}
+
+/* Parks r; pass the result to the store call as (write_done, pw), and
+ * touch pw no more after that call. */
+static parked_write *write_park(m31_req *r, write_answer_fn answer,
+                                const char *space, const char *key,
+                                const char *branch) {
+  parked_write *pw = calloc(1, sizeof *pw);
+
+  if (!pw) abort();
+  pw->r = r;
+  pw->answer = answer;
+  pw->space = space;
+  pw->key = key;
+  pw->branch = branch;
+  req_suspend(r, write_answer, pw);
+  return pw;
+}
+
+/* The result's object, taken (refcount: new). */
+static json_t *write_out_take(parked_write *pw) {
+  json_t *o = pw->res.out;
+
+  pw->res.out = NULL;
+  return o;
+}
+
+static void answer_object(m31_req *r, parked_write *pw) {
+  reply_object(r, write_out_take(pw), pw->res.created, pw->space, pw->key,
+               pw->branch);
+}
+
+static void answer_branch(m31_req *r, parked_write *pw) {
+  reply_object(r, write_out_take(pw), 1, pw->space, pw->key, pw->branch);
+}
+
+static void answer_space(m31_req *r, parked_write *pw) {
+  if (pw->res.created) set_location(r, pw->space, NULL, NULL);
+  reply_json(r, pw->res.created ? 201 : 200, write_out_take(pw));
+}
+
+static void answer_deleted(m31_req *r, parked_write *pw) {
+  (void)pw;
+  reply_empty(r, 204);
+}
+
 /* ---------------------------------------------------------------- spaces */
 
 void fs_spaces_list(m31_req *r) {
@@ -201,31 +291,23 @@ void fs_spaces_list(m31_req *r) {
 
 void fs_space_put(m31_req *r) {
   const char *space;
-  store_err err = {0};
-  json_t *spec = NULL, *out = NULL;
-  int created = 0;
+  parked_write *pw;
+  json_t *spec = NULL;
 
   if (name_param_or_reply(r, 0, "space", &space) != 0) return;
   if (req_json_or_reply(r, &spec) != 0) return;
-  if (store_space_put(resources_store(), space, spec, &created, &out, &err) !=
-      0) {
-    reply_store_err(r, &err);
-  } else {
-    if (created) set_location(r, space, NULL, NULL);
-    reply_json(r, created ? 201 : 200, out);
-  }
+  pw = write_park(r, answer_space, space, NULL, NULL);
+  store_space_put_async(resources_store(), space, spec, write_done, pw);
   json_decref(spec);
 }
 
 void fs_space_delete(m31_req *r) {
   const char *space;
-  store_err err = {0};
+  parked_write *pw;
 
   if (name_param_or_reply(r, 0, "space", &space) != 0) return;
-  if (store_space_delete(resources_store(), space, &err) != 0)
-    reply_store_err(r, &err);
-  else
-    reply_empty(r, 204);
+  pw = write_park(r, answer_deleted, space, NULL, NULL);
+  store_space_delete_async(resources_store(), space, write_done, pw);
 }
 
 /* ---------------------------------------------------------------- search */
@@ -392,30 +474,27 @@ static int space_key_or_reply(m31_req *r, const char **space,
   return name_param_or_reply(r, 1, "key", key);
 }
 
-typedef int (*object_write_fn)(store *, const char *, const char *,
-                               const json_t *, const store_wopts *, json_t **,
-                               int *, store_err *);
+typedef void (*object_write_fn)(store *, const char *, const char *,
+                                const json_t *, const store_wopts *,
+                                store_done_fn, void *);
 
 static void object_write(m31_req *r, object_write_fn write) {
   const char *space, *key;
+  parked_write *pw;
   store_wopts w;
-  store_err err = {0};
-  json_t *body = NULL, *out = NULL;
-  int created = 0;
+  json_t *body = NULL;
 
   if (space_key_or_reply(r, &space, &key) != 0) return;
   if (wopts_or_reply(r, &w) != 0) return;
   if (req_json_or_reply(r, &body) != 0) return;
-  if (write(resources_store(), space, key, body, &w, &out, &created, &err) != 0)
-    reply_store_err(r, &err);
-  else
-    reply_object(r, out, created, space, key, w.branch);
-  json_decref(body);
+  pw = write_park(r, answer_object, space, key, w.branch);
+  write(resources_store(), space, key, body, &w, write_done, pw);
+  json_decref(body); /* the store keeps its own reference */
 }
 
-void fs_object_put(m31_req *r) { object_write(r, store_object_put); }
+void fs_object_put(m31_req *r) { object_write(r, store_object_put_async); }
 
-void fs_object_patch(m31_req *r) { object_write(r, store_object_patch); }
+void fs_object_patch(m31_req *r) { object_write(r, store_object_patch_async); }
 
 /* True when If-None-Match lists `tag` or is `*`. */
 static int if_none_match_hits(m31_req *r, const char *tag) {
@@ -457,15 +536,13 @@ void fs_object_get(m31_req *r) {
 
 void fs_object_delete(m31_req *r) {
   const char *space, *key;
+  parked_write *pw;
   store_wopts w;
-  store_err err = {0};
 
   if (space_key_or_reply(r, &space, &key) != 0) return;
   if (wopts_or_reply(r, &w) != 0) return;
-  if (store_object_delete(resources_store(), space, key, &w, &err) != 0)
-    reply_store_err(r, &err);
-  else
-    reply_empty(r, 204);
+  pw = write_park(r, answer_deleted, space, key, w.branch);
+  store_object_delete_async(resources_store(), space, key, &w, write_done, pw);
 }
 
 /* ---------------------------------------------------- versions, branches */
@@ -531,18 +608,19 @@ void fs_branch_create(m31_req *r) {
   const char *space, *key, *name;
   uint64_t from;
   store_err err = {0};
-  json_t *body = NULL, *out = NULL;
+  parked_write *pw;
+  json_t *body = NULL;
 
   if (space_key_or_reply(r, &space, &key) != 0) return;
   if (req_json_or_reply(r, &body) != 0) return;
-  if (branch_body_or_reply(r, body, &name, &from) != 0) goto Exit;
-  if (store_name_check(name, "name", &err) != 0 ||
-      store_branch_create(resources_store(), space, key, name, from, &out,
-                          &err) != 0) {
-    reply_store_err(r, &err);
-    goto Exit;
+  if (branch_body_or_reply(r, body, &name, &from) != 0 ||
+      store_name_check(name, "name", &err) != 0) {
+    if (err.code != STORE_OK) reply_store_err(r, &err);
+    json_decref(body);
+    return;
   }
-  reply_object(r, out, 1, space, key, name);
-Exit:
-  json_decref(body);
+  pw = write_park(r, answer_branch, space, key, name);
+  pw->body = body; /* `name` lives in it: freed with pw */
+  store_branch_create_async(resources_store(), space, key, name, from,
+                            write_done, pw);
 }

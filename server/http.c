@@ -7,7 +7,10 @@
  *   on_access    first call (headers read): check the framing, answer 400,
  *                413 or 501 at once; else parse the URI and route;
  *                middle calls: body bytes, kept under the cap;
- *                last call: run the handler, queue its answer;
+ *                last call: run the handler, queue its answer, unless
+ *                the handler parked the request (req_suspend): then
+ *                the call after req_resume runs the resume function
+ *                and queues its answer;
  *   on_completed the answer went out (or the connection died): access log,
  *                metrics, free.
  * An answer can be queued only in the first or the last call (libmicrohttpd
@@ -17,6 +20,7 @@
 #include "server/internal.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -31,6 +35,7 @@ static const m31_config *cfg_;
 static _Atomic long inflight;
 static _Atomic int closing;
 static _Atomic uint64_t next_id;
+static _Atomic long parked; /* requests between req_suspend and re-entry */
 
 /* libmicrohttpd's own messages, into our log at warn level. */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -83,6 +88,32 @@ static void access_log(const m31_req *r, double seconds,
             r->id, r->method ? r->method : "-", uri, (int)toe, seconds * 1e6);
 }
 
+/* ---------------------------------------------------------------- parking */
+
+void req_suspend(m31_req *r, req_resume_fn fn, void *arg) {
+  assert(!r->parked && !r->resp);
+  r->parked = 1;
+  r->parked_fn = fn;
+  r->parked_arg = arg;
+  atomic_fetch_add(&parked, 1);
+  /* Before the work starts: a resume may follow at once. */
+  if (r->conn) MHD_suspend_connection(r->conn);
+}
+
+void req_resume(m31_req *r) {
+  /* libmicrohttpd takes the connection back on its own thread, after the
+   * handler that parked it has returned; its mutex orders what the resumer
+   * wrote before this call with the resume function's reads. */
+  if (r->conn) MHD_resume_connection(r->conn);
+}
+
+/* On the connection's thread, once resumed: the resume function answers. */
+static void unpark(m31_req *r) {
+  r->parked = 0;
+  atomic_fetch_sub(&parked, 1);
+  r->parked_fn(r, r->parked_arg);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe) {
   m31_req *r = *req_cls;
@@ -91,6 +122,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
   (void)cls;
   (void)c;
   if (!r) return;
+  if (r->parked) unpark(r); /* resumed, but the connection died first */
   seconds = (double)(node_now_ns() - r->start_ns) / 1e9;
   if (r->status)
     metrics_record(r->match.route ? r->match.route->name : NULL, r->method,
@@ -244,7 +276,13 @@ static enum MHD_Result last_call(m31_req *r) {
                   cfg_->max_body);
   } else if (!r->resp) {
     r->match.route->fn(r);
+    if (r->parked) return MHD_YES; /* answered after req_resume */
   }
+  return reply_queue(r, atomic_load(&closing));
+}
+
+static enum MHD_Result resumed_call(m31_req *r) {
+  unpark(r);
   return reply_queue(r, atomic_load(&closing));
 }
 
@@ -261,6 +299,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c,
     *req_cls = r = on_uri(NULL, "", c);
   }
   if (!r->seen) return first_call(r, method);
+  if (r->parked) return resumed_call(r);
   if (*upload_size > 0) {
     if (body_append(r, upload_data, *upload_size) != 0) return MHD_NO;
     *upload_size = 0;
@@ -357,7 +396,10 @@ void http_stop(void) {
   if (!daemon_) return;
   atomic_store(&closing, 1);
   listen_fd = MHD_quiesce_daemon(daemon_);
-  while (atomic_load(&inflight) > 0 && node_now_ns() < until)
+  /* Parked requests are waited for past the grace: libmicrohttpd must not
+   * stop with a suspended connection, and the writes they wait for end. */
+  while (atomic_load(&inflight) > 0 &&
+         (node_now_ns() < until || atomic_load(&parked) > 0))
     usleep(10000);
   if (atomic_load(&inflight) > 0)
     m31_log(LOG_WARN, "stopping with %ld requests unfinished",

@@ -69,6 +69,17 @@ void log_time_format(const struct timespec *t, char *buf, size_t n);
  */
 void log_sanitize(const char *s, size_t max, char *buf, size_t n);
 
+/**
+ * From now on info and debug lines are buffered and written by a flusher
+ * thread at least every 100 ms; warnings and errors still go out at once
+ * (with what was buffered before them, in order). Call once start-up has
+ * logged what watchers wait for ("listening on ...").
+ */
+void log_start(void);
+
+/** Writes out what is buffered and goes back to one write per line. */
+void log_stop(void);
+
 /* ------------------------------------------------------------------- uri */
 
 /**
@@ -132,7 +143,7 @@ typedef struct conn_watch conn_watch;
 /*
  * One request, from its request line (URI log callback) to the end of its
  * answer (notify-completed callback), which frees it. Only the connection's
- * thread touches it.
+ * thread touches it; a parked request's resumer only reads `conn`.
  */
 struct m31_req {
   struct MHD_Connection *conn; /* NULL in unit tests */
@@ -144,6 +155,11 @@ struct m31_req {
   uint64_t start_ns;           /* when the request line arrived */
   int seen;                    /* the access handler ran once */
   int arrived;                 /* the whole body arrived */
+
+  /* parked (req_suspend) until resumed; then parked_fn answers */
+  int parked;
+  req_resume_fn parked_fn;
+  void *parked_arg;
 
   /* body, read under the cap */
   char *body;
@@ -248,8 +264,10 @@ void watchdog_rearm(conn_watch *w);
 int http_start(const m31_config *cfg, char *errbuf, size_t errlen);
 
 /**
- * Stops accepting, lets in-flight requests finish (at most a few seconds),
- * then stops the daemon. Idempotent.
+ * Stops accepting, lets in-flight requests finish (at most a few seconds,
+ * but parked ones always: libmicrohttpd cannot stop with a suspended
+ * connection, and the work they wait for always ends), then stops the
+ * daemon. Idempotent.
  */
 void http_stop(void);
 

@@ -75,11 +75,13 @@ static int serve(const m31_config *cfg_in) {
     return 1;
   }
   m31_log(LOG_INFO, "node %s serving %s", cfg.node, cfg.data);
+  log_start();
   while (sigwait(&set, &sig) != 0)
     ;
   m31_log(LOG_INFO, "stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   http_stop();
   resources_shutdown();
+  log_stop();
   m31_log(LOG_INFO, "stopped");
   return 0;
 }

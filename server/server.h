@@ -4,8 +4,13 @@
  * logging and the request metrics. Nothing here knows LevelDB or mruby.
  *
  * A handler is called once per request on a pool thread with the whole body
- * read (under the configured cap). It must answer exactly once, with one of
- * the reply_* functions, before it returns.
+ * read (under the configured cap). It must answer exactly once: with one of
+ * the reply_* functions before it returns, or by parking the request
+ * (req_suspend) and answering from its resume function.
+ *
+ * Threads: an m31_req belongs to the pool thread running its handler (or
+ * its resume function); the req_* accessors and reply_* functions are for
+ * that thread only. The one call another thread may make is req_resume.
  */
 #ifndef M31_SERVER_H
 #define M31_SERVER_H
@@ -120,6 +125,35 @@ void reply_empty(m31_req *r, int status);
  */
 void reply_problem(m31_req *r, int status, const char *field, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
+
+/* ------------------------------------------------------- parked requests */
+
+/**
+ * Runs once a parked request is resumed, on a pool thread, and answers it
+ * exactly once as a handler would. `arg` is what req_suspend was given.
+ * If the client went away meanwhile it still runs (so it can free arg), and
+ * its answer is dropped.
+ */
+typedef void (*req_resume_fn)(m31_req *r, void *arg);
+
+/**
+ * Parks r: its connection is suspended and holds no pool thread until
+ * req_resume(r); then fn(r, arg) answers. For work that waits (a durable
+ * write): the handler parks, starts the work, and returns without
+ * answering; whoever finishes the work calls req_resume. Call from the
+ * handler, at most once, before any reply_*. The handler may use r until
+ * it returns, but must not touch arg once the work may have finished.
+ * The node does not stop while a request is parked: the work must end.
+ */
+void req_suspend(m31_req *r, req_resume_fn fn, void *arg);
+
+/**
+ * Resumes a parked request; callable from any thread (also from the
+ * handler itself), exactly once per req_suspend. What the caller wrote
+ * before (into arg) is visible to fn. The caller must not touch r or arg
+ * after: fn may run and free them at once.
+ */
+void req_resume(m31_req *r);
 
 /* ----------------------------------------------------------------- routes */
 

@@ -71,8 +71,7 @@ int branch_apply_create(store *s, txn *t, wop *op) {
   json_t *schema = NULL, *src = NULL, *exists = NULL;
   kbuf k = {0};
   int ret = -1;
-  (void)s;
-  if (schema_load_txn(t, op->space, &schema, &op->err)) goto Exit;
+  if (schema_load_txn(s, t, op->space, &schema, &op->err)) goto Exit;
   if (!schema_versioning(schema)) {
     err_set(&op->err, STORE_CONFLICT, "space",
             "branches need a space with versioning on");
@@ -106,29 +105,31 @@ Exit:
   return ret;
 }
 
+void store_branch_create_async(store *s, const char *space, const char *key,
+                               const char *name, uint64_t from,
+                               store_done_fn cb, void *ud) {
+  store_err err = {0};
+  wop *op;
+  if (store_name_check(space, "space", &err) ||
+      store_name_check(key, "key", &err) ||
+      store_name_check(name, "name", &err) ||
+      (!strcmp(name, "main") &&
+       err_set(&err, STORE_CONFLICT, "name", "main exists already"))) {
+    db_fail_now(cb, ud, &err);
+    return;
+  }
+  op = wop_new(OP_BRANCH_CREATE, space, key, name, NULL, NULL, cb, ud);
+  op->from = from;
+  db_submit(s, op);
+}
+
 int store_branch_create(store *s, const char *space, const char *key,
                         const char *name, uint64_t from, json_t **out,
                         store_err *err) {
-  wop op = {0};
-  if (store_name_check(space, "space", err) ||
-      store_name_check(key, "key", err) || store_name_check(name, "name", err))
-    return -1;
-  if (!strcmp(name, "main"))
-    return err_set(err, STORE_CONFLICT, "name", "main exists already");
-  op.kind = OP_BRANCH_CREATE;
-  op.space = space;
-  op.key = key;
-  op.name = name;
-  op.from = from;
-  if (db_submit(s, &op) != 0) {
-    if (err) *err = op.err;
-    return -1;
-  }
-  if (out)
-    *out = op.out;
-  else
-    json_decref(op.out);
-  return 0;
+  db_waiter w;
+  db_waiter_init(&w);
+  store_branch_create_async(s, space, key, name, from, db_waiter_done, &w);
+  return db_waiter_wait(&w, out, NULL, err);
 }
 
 static json_t *branch_item(const char *name, const json_t *stored) {

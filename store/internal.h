@@ -26,28 +26,38 @@ typedef enum {
 } op_kind;
 
 /**
- * One queued mutation. The caller owns it (on its stack) and waits on `cv`
- * until `done`; every pointer in it is borrowed from the caller, who is
- * blocked meanwhile, so the writer may read them without copies.
+ * One queued mutation. It owns copies of everything it reads (the caller of
+ * a *_async function may free its arguments at once) and is freed by the
+ * writer after its completion ran.
  */
 typedef struct wop {
   op_kind kind;
-  const char *space;
-  const char *key;  /* object key, or NULL */
-  const char *name; /* branch to create, or NULL */
-  const json_t *body;
-  const store_wopts *w; /* may be NULL */
+  char *space;          /* owned */
+  char *key;            /* object key, or NULL; owned */
+  char *name;           /* branch to create, or NULL; owned */
+  json_t *body;         /* refcount: own reference, or NULL */
+  const store_wopts *w; /* NULL, or &wcopy */
+  store_wopts wcopy;    /* wcopy.branch is owned */
   uint64_t from;
+  store_done_fn cb; /* runs once, then the op is freed */
+  void *ud;
   /* results, written by the writer */
   int rc;
-  json_t *out; /* refcount: new, handed to the caller */
+  json_t *out; /* refcount: new, handed to the completion */
   int created;
   int spaces_delta; /* +1 space created, -1 deleted: applied after commit */
   store_err err;
-  int done;
-  pthread_cond_t cv;
   struct wop *next;
 } wop;
+
+/* The schema cache: parsed schemas by space name, shared read-only. */
+typedef struct schema_entry schema_entry;
+typedef struct {
+  pthread_mutex_t mu;
+  uint64_t gen; /* odd while the writer writes a group that changes spaces */
+  schema_entry **buckets;
+  size_t nbuckets, count;
+} schema_cache;
 
 struct store {
   leveldb_t *db;
@@ -64,14 +74,48 @@ struct store {
   int stopping;
   pthread_t writer;
 
+  schema_cache schemas;
+
   atomic_uint_fast64_t reads, writes, commits, keys_read, spaces;
 };
 
 /**
- * Queues `op` for the writer and blocks until it was applied and its group
- * is durable (or failed). Returns op->rc.
+ * Makes an operation, copying the strings and *w and taking a reference to
+ * body (all may be NULL). Never NULL.
  */
-int db_submit(store *s, wop *op);
+wop *wop_new(op_kind kind, const char *space, const char *key, const char *name,
+             const json_t *body, const store_wopts *w, store_done_fn cb,
+             void *ud);
+
+/**
+ * Queues `op` (taken) for the writer. Its completion runs once the op was
+ * applied and its group is durable (or failed), on the writer thread; or at
+ * once on this thread when the store is closing.
+ */
+void db_submit(store *s, wop *op);
+
+/** Runs cb with a failure (err copied) on this thread. */
+void db_fail_now(store_done_fn cb, void *ud, const store_err *err);
+
+/*
+ * A synchronous call over an asynchronous one: pass db_waiter_done and the
+ * waiter as the completion, then db_waiter_wait.
+ */
+typedef struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int done;
+  store_result res;
+} db_waiter;
+
+void db_waiter_init(db_waiter *w);
+void db_waiter_done(void *ud, store_result *res);
+
+/**
+ * Waits for the completion, hands its results out (out and created may be
+ * NULL; *out takes the reference), destroys the waiter. Returns res.rc.
+ */
+int db_waiter_wait(db_waiter *w, json_t **out, int *created, store_err *err);
 
 /* ------------------------------------------------------------ the overlay */
 
@@ -87,6 +131,14 @@ void txn_free(txn *t);
  * terminated, caller frees) and *vlen, 0 when absent, -1 on an I/O error.
  */
 int txn_get(txn *t, const char *key, size_t klen, char **val, size_t *vlen);
+
+/**
+ * Like txn_get, but only from the overlay: 1 with *val (malloc'd) when the
+ * group or the current operation put the key, 0 when it deleted it, 2 when
+ * the overlay does not know it (LevelDB's value stands).
+ */
+int txn_get_overlay(txn *t, const char *key, size_t klen, char **val,
+                    size_t *vlen);
 
 /** Like txn_get, parsing the value as JSON (refcount: new). */
 int txn_get_json(txn *t, const char *key, size_t klen, json_t **out);
@@ -201,11 +253,38 @@ int body_validate(const json_t *schema, const json_t *attrs,
 /** Checks one value against type t (depth included). 1 fits, 0 not. */
 int value_fits(int t, const json_t *v);
 
-/** Loads space `name`'s schema inside the writer; NOT_FOUND when absent. */
-int schema_load_txn(txn *t, const char *space, json_t **out, store_err *err);
+/**
+ * Loads space `name`'s schema inside the writer, as the group sees it so
+ * far; NOT_FOUND when absent. *out is shared with the cache: refcount new,
+ * but never modify it.
+ */
+int schema_load_txn(store *s, txn *t, const char *space, json_t **out,
+                    store_err *err);
 
-/** Loads a schema from LevelDB directly (readers). */
+/**
+ * Loads a schema for a reader, from the cache or LevelDB (cache.c). *out is
+ * shared with other threads: refcount new, but never modify it.
+ */
 int schema_load(store *s, const char *space, json_t **out, store_err *err);
+
+/** Parses a stored schema (v, n; v is freed) after a get that returned rc. */
+int schema_parse(char *v, size_t n, int rc, const char *space, json_t **out,
+                 store_err *err);
+
+/* ---------------------------------------------------------- schema cache */
+
+void schema_cache_init(store *s);
+void schema_cache_free(store *s);
+
+/**
+ * The writer brackets a LevelDB write that creates or deletes spaces with
+ * these, and forgets each such space in between: while a write is under
+ * way no reader fills the cache, and a reader that read LevelDB before it
+ * cannot put what it read in after it.
+ */
+void schema_cache_write_begin(store *s);
+void schema_cache_forget(store *s, const char *space);
+void schema_cache_write_end(store *s);
 
 /* -------------------------------------------------------------- objects */
 

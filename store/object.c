@@ -103,8 +103,7 @@ int object_apply_put(store *s, txn *t, wop *op) {
   json_t *attrs = json_object_get(op->body, "attrs");
   json_t *labels = json_object_get(op->body, "labels");
   int ret = -1;
-  (void)s;
-  if (schema_load_txn(t, op->space, &schema, &op->err) ||
+  if (schema_load_txn(s, t, op->space, &schema, &op->err) ||
       body_validate(schema, attrs, labels, &op->err) ||
       object_head_load(t, op, op_branch(op), &old))
     goto Exit;
@@ -133,8 +132,7 @@ int object_apply_delete(store *s, txn *t, wop *op) {
   const char *branch = op_branch(op);
   kbuf k = {0};
   int ret = -1;
-  (void)s;
-  if (schema_load_txn(t, op->space, &schema, &op->err) ||
+  if (schema_load_txn(s, t, op->space, &schema, &op->err) ||
       object_head_load(t, op, branch, &old))
     goto Exit;
   if (!old) {
@@ -174,49 +172,73 @@ static int object_args_check(const char *space, const char *key,
   return body ? body_shape_check(body, err) : 0;
 }
 
-static int object_submit(store *s, op_kind kind, const char *space,
-                         const char *key, const json_t *body,
-                         const store_wopts *w, json_t **out, int *created,
-                         store_err *err) {
-  wop op = {0};
-  if (object_args_check(space, key, body, w, err)) return -1;
-  op.kind = kind;
-  op.space = space;
-  op.key = key;
-  op.body = body;
-  op.w = w;
-  if (db_submit(s, &op) != 0) {
-    if (err) *err = op.err;
-    return -1;
+static void object_submit(store *s, op_kind kind, const char *space,
+                          const char *key, const json_t *body,
+                          const store_wopts *w, store_done_fn cb, void *ud) {
+  store_err err = {0};
+  if (object_args_check(space, key, body, w, &err)) {
+    db_fail_now(cb, ud, &err);
+    return;
   }
-  if (created) *created = op.created;
-  if (out)
-    *out = op.out;
-  else
-    json_decref(op.out);
-  return 0;
+  db_submit(s, wop_new(kind, space, key, NULL, body, w, cb, ud));
+}
+
+/* PUT and PATCH need a body. */
+static void object_write_submit(store *s, op_kind kind, const char *space,
+                                const char *key, const json_t *body,
+                                const store_wopts *w, store_done_fn cb,
+                                void *ud) {
+  store_err err = {0};
+  if (!body) {
+    err_set(&err, STORE_BAD_REQUEST, "", "a body is needed");
+    db_fail_now(cb, ud, &err);
+    return;
+  }
+  object_submit(s, kind, space, key, body, w, cb, ud);
+}
+
+void store_object_put_async(store *s, const char *space, const char *key,
+                            const json_t *body, const store_wopts *w,
+                            store_done_fn cb, void *ud) {
+  object_write_submit(s, OP_OBJECT_PUT, space, key, body, w, cb, ud);
+}
+
+void store_object_patch_async(store *s, const char *space, const char *key,
+                              const json_t *body, const store_wopts *w,
+                              store_done_fn cb, void *ud) {
+  object_write_submit(s, OP_OBJECT_PATCH, space, key, body, w, cb, ud);
+}
+
+void store_object_delete_async(store *s, const char *space, const char *key,
+                               const store_wopts *w, store_done_fn cb,
+                               void *ud) {
+  object_submit(s, OP_OBJECT_DELETE, space, key, NULL, w, cb, ud);
 }
 
 int store_object_put(store *s, const char *space, const char *key,
                      const json_t *body, const store_wopts *w, json_t **out,
                      int *created, store_err *err) {
-  if (!body) return err_set(err, STORE_BAD_REQUEST, "", "a body is needed");
-  return object_submit(s, OP_OBJECT_PUT, space, key, body, w, out, created,
-                       err);
+  db_waiter wt;
+  db_waiter_init(&wt);
+  store_object_put_async(s, space, key, body, w, db_waiter_done, &wt);
+  return db_waiter_wait(&wt, out, created, err);
 }
 
 int store_object_patch(store *s, const char *space, const char *key,
                        const json_t *body, const store_wopts *w, json_t **out,
                        int *created, store_err *err) {
-  if (!body) return err_set(err, STORE_BAD_REQUEST, "", "a body is needed");
-  return object_submit(s, OP_OBJECT_PATCH, space, key, body, w, out, created,
-                       err);
+  db_waiter wt;
+  db_waiter_init(&wt);
+  store_object_patch_async(s, space, key, body, w, db_waiter_done, &wt);
+  return db_waiter_wait(&wt, out, created, err);
 }
 
 int store_object_delete(store *s, const char *space, const char *key,
                         const store_wopts *w, store_err *err) {
-  return object_submit(s, OP_OBJECT_DELETE, space, key, NULL, w, NULL, NULL,
-                       err);
+  db_waiter wt;
+  db_waiter_init(&wt);
+  store_object_delete_async(s, space, key, w, db_waiter_done, &wt);
+  return db_waiter_wait(&wt, NULL, NULL, err);
 }
 
 /* Reads the stored head of (space, key, branch): 0 with *out or -1. */

@@ -151,8 +151,7 @@ int patch_apply(store *s, txn *t, wop *op) {
   json_t *schema = NULL, *old = NULL, *attrs = NULL, *labels = NULL;
   const char *branch = op->w ? op->w->branch : NULL;
   int ret = -1;
-  (void)s;
-  if (schema_load_txn(t, op->space, &schema, &op->err) ||
+  if (schema_load_txn(s, t, op->space, &schema, &op->err) ||
       object_head_load(t, op, branch, &old))
     goto Exit;
   attrs = old ? json_deep_copy(json_object_get(old, "attrs")) : NULL;

@@ -148,8 +148,8 @@ int schema_versioning(const json_t *schema) {
       json_object_get(json_object_get(schema, "opts"), "versioning"));
 }
 
-static int load_parsed(char *v, size_t n, int rc, const char *space,
-                       json_t **out, store_err *err) {
+int schema_parse(char *v, size_t n, int rc, const char *space, json_t **out,
+                 store_err *err) {
   if (rc < 0)
     return err_set(err, STORE_IO, "", "cannot read the schema of %.100s",
                    space);
@@ -162,22 +162,16 @@ static int load_parsed(char *v, size_t n, int rc, const char *space,
   return 0;
 }
 
-int schema_load_txn(txn *t, const char *space, json_t **out, store_err *err) {
+/* The group's own writes first; else the committed schema, which only this
+ * writer changes, so the cache is exact for it. */
+int schema_load_txn(store *s, txn *t, const char *space, json_t **out,
+                    store_err *err) {
   kbuf k = {0};
   char *v = NULL;
   size_t n = 0;
   key_make(&k, K_SPACE, space, NULL, NULL);
-  int rc = txn_get(t, k.p, k.n, &v, &n);
+  int rc = txn_get_overlay(t, k.p, k.n, &v, &n);
   kb_free(&k);
-  return load_parsed(v, n, rc, space, out, err);
-}
-
-int schema_load(store *s, const char *space, json_t **out, store_err *err) {
-  kbuf k = {0};
-  char *v = NULL;
-  size_t n = 0;
-  key_make(&k, K_SPACE, space, NULL, NULL);
-  int rc = db_get(s, k.p, k.n, &v, &n, NULL);
-  kb_free(&k);
-  return load_parsed(v, n, rc, space, out, err);
+  if (rc == 2) return schema_load(s, space, out, err);
+  return schema_parse(v, n, rc, space, out, err);
 }

@@ -5,16 +5,24 @@
 
 #include <string.h>
 
-/* The API's view of a space from its stored schema (refcount: new). */
+/* Copies member `f` of from (when present) into to. */
+static void member_copy(json_t *to, const json_t *from, const char *f) {
+  json_t *m = json_object_get(from, f);
+  if (m) json_object_set_new(to, f, json_deep_copy(m));
+}
+
+/* The API's view of a space from its stored schema (refcount: new). Deep
+ * copies: the stored schema may be the cache's, shared with other threads,
+ * and the view is handed to code that may change it. */
 static json_t *space_view(const char *name, const json_t *stored,
                           uint64_t objects) {
   json_t *v = json_object();
   json_object_set_new(v, "name", json_string(name));
-  json_object_set(v, "key", json_object_get(stored, "key"));
-  json_object_set(v, "attrs", json_object_get(stored, "attrs"));
-  json_object_set(v, "opts", json_object_get(stored, "opts"));
+  member_copy(v, stored, "key");
+  member_copy(v, stored, "attrs");
+  member_copy(v, stored, "opts");
   json_object_set_new(v, "objects", json_integer((json_int_t)objects));
-  json_object_set(v, "created", json_object_get(stored, "created"));
+  member_copy(v, stored, "created");
   return v;
 }
 
@@ -62,8 +70,7 @@ int space_apply_put(store *s, txn *t, wop *op) {
   kbuf k = {0}, c = {0};
   char now[40];
   int ret = -1;
-  (void)s;
-  if (schema_load_txn(t, op->space, &old, &op->err) == 0) {
+  if (schema_load_txn(s, t, op->space, &old, &op->err) == 0) {
     if (!same_schema(old, op->body)) {
       err_set(&op->err, STORE_CONFLICT, "space",
               "space %.100s exists with another schema", op->space);
@@ -112,8 +119,7 @@ int space_apply_delete(store *s, txn *t, wop *op) {
   static const char kinds[] = {K_HEAD, K_BRANCH, K_VERSION, K_INDEX, K_LABEL};
   json_t *old = NULL;
   kbuf k = {0};
-  (void)s;
-  if (schema_load_txn(t, op->space, &old, &op->err) != 0) return -1;
+  if (schema_load_txn(s, t, op->space, &old, &op->err) != 0) return -1;
   json_decref(old);
   for (size_t i = 0; i < sizeof kinds; i++)
     if (del_kind(t, kinds[i], op->space) != 0)
@@ -127,32 +133,25 @@ int space_apply_delete(store *s, txn *t, wop *op) {
   return 0;
 }
 
+void store_space_put_async(store *s, const char *name, const json_t *spec,
+                           store_done_fn cb, void *ud) {
+  json_t *norm = NULL;
+  store_err err = {0};
+  if (store_name_check(name, "space", &err) ||
+      schema_normalize(spec, &norm, &err)) {
+    db_fail_now(cb, ud, &err);
+    return;
+  }
+  db_submit(s, wop_new(OP_SPACE_PUT, name, NULL, NULL, norm, NULL, cb, ud));
+  json_decref(norm);
+}
+
 int store_space_put(store *s, const char *name, const json_t *spec,
                     int *created, json_t **out, store_err *err) {
-  json_t *norm = NULL;
-  wop op = {0};
-  if (store_name_check(name, "space", err) ||
-      schema_normalize(spec, &norm, err))
-    return -1;
-  op.kind = OP_SPACE_PUT;
-  op.space = name;
-  op.body = norm;
-  int rc = db_submit(s, &op);
-  json_decref(norm);
-  if (rc != 0) {
-    if (err) *err = op.err;
-    return -1;
-  }
-  if (created) *created = op.created;
-  if (out) {
-    /* the count of an existing space is read now, after the write */
-    json_object_set_new(op.out, "objects",
-                        json_integer((json_int_t)count_get(s, name)));
-    *out = op.out;
-  } else {
-    json_decref(op.out);
-  }
-  return 0;
+  db_waiter w;
+  db_waiter_init(&w);
+  store_space_put_async(s, name, spec, db_waiter_done, &w);
+  return db_waiter_wait(&w, out, created, err);
 }
 
 int store_space_get(store *s, const char *name, json_t **out, store_err *err) {
@@ -210,15 +209,19 @@ int store_space_list(store *s, const char *after, size_t limit, json_t **out,
   return 0;
 }
 
-int store_space_delete(store *s, const char *name, store_err *err) {
-  wop op = {0};
-  if (store_name_check(name, "space", err)) return -1;
-  op.kind = OP_SPACE_DELETE;
-  op.space = name;
-  if (db_submit(s, &op) != 0) {
-    if (err) *err = op.err;
-    return -1;
+void store_space_delete_async(store *s, const char *name, store_done_fn cb,
+                              void *ud) {
+  store_err err = {0};
+  if (store_name_check(name, "space", &err)) {
+    db_fail_now(cb, ud, &err);
+    return;
   }
-  json_decref(op.out);
-  return 0;
+  db_submit(s, wop_new(OP_SPACE_DELETE, name, NULL, NULL, NULL, NULL, cb, ud));
+}
+
+int store_space_delete(store *s, const char *name, store_err *err) {
+  db_waiter w;
+  db_waiter_init(&w);
+  store_space_delete_async(s, name, db_waiter_done, &w);
+  return db_waiter_wait(&w, NULL, NULL, err);
 }

@@ -8,7 +8,11 @@
  * one after another, so a PATCH is atomic on its record without any lock held
  * across HTTP, and it writes a whole group of operations in one synced
  * LevelDB write (group commit). A mutating call returns only after its write
- * is durable. Reads go straight to LevelDB.
+ * is durable. Each mutating call has an asynchronous twin (*_async) that
+ * returns at once and reports through a completion once the write is
+ * durable, so a caller need not hold a thread while the group's fsync runs;
+ * the synchronous calls are thin wrappers that wait for that completion.
+ * Reads go straight to LevelDB, with space schemas cached in memory.
  *
  * Errors: functions return 0 on success and -1 on failure, filling *err. A
  * failed call changes nothing.
@@ -72,6 +76,31 @@ void store_close(store *s);
  */
 int store_name_check(const char *name, const char *what, store_err *err);
 
+/* ------------------------------------------------- asynchronous mutations */
+
+/**
+ * The outcome of a mutation, handed to its completion. Borrowed for the
+ * completion's duration, except `out`, which the completion takes.
+ */
+typedef struct {
+  int rc;        /* 0 or -1 */
+  json_t *out;   /* refcount: new, now the completion's; NULL on failure and
+                    for deletes */
+  int created;   /* what the synchronous call puts in *created */
+  store_err err; /* when rc == -1 */
+} store_result;
+
+/**
+ * The completion of a *_async call. It runs exactly once: on the writer
+ * thread after the operation's group is durable (or its write failed), or
+ * on the calling thread before the *_async call returns when the call fails
+ * before it is queued (a bad name or body shape, the store closing). It must
+ * not block, since every later write waits for it, and must not call a
+ * synchronous mutating function of this store (that would deadlock).
+ * `ud` is the caller's, passed through untouched.
+ */
+typedef void (*store_done_fn)(void *ud, store_result *res);
+
 /* ---------------------------------------------------------------- spaces */
 
 /**
@@ -87,6 +116,13 @@ int store_name_check(const char *name, const char *what, store_err *err);
  */
 int store_space_put(store *s, const char *name, const json_t *spec,
                     int *created, json_t **out, store_err *err);
+
+/**
+ * store_space_put without waiting: res->out and res->created as above.
+ * Copies name and takes its own copy of spec; both may be freed on return.
+ */
+void store_space_put_async(store *s, const char *name, const json_t *spec,
+                           store_done_fn cb, void *ud);
 
 /**
  * The normalised schema of a space plus its object count:
@@ -105,6 +141,10 @@ int store_space_list(store *s, const char *after, size_t limit, json_t **out,
 
 /** Removes a space and every object, version, branch and index entry in it. */
 int store_space_delete(store *s, const char *name, store_err *err);
+
+/** store_space_delete without waiting (name copied). */
+void store_space_delete_async(store *s, const char *name, store_done_fn cb,
+                              void *ud);
 
 /* --------------------------------------------------------------- objects */
 
@@ -137,6 +177,15 @@ int store_object_put(store *s, const char *space, const char *key,
                      int *created, store_err *err);
 
 /**
+ * store_object_put without waiting: res->out is the new object. Copies the
+ * strings and *w (may be NULL) and takes its own reference to body, so the
+ * caller may free or drop them on return (it must not modify body after).
+ */
+void store_object_put_async(store *s, const char *space, const char *key,
+                            const json_t *body, const store_wopts *w,
+                            store_done_fn cb, void *ud);
+
+/**
  * Atomically updates one record. body = {"attrs": {name: op-or-value},
  * "labels": {name: value-or-null}}. An attr op is one of {"$incr": n}
  * (Int/Float), {"$append": v} (List; v appended), {"$max": n}, {"$min": n}
@@ -147,6 +196,11 @@ int store_object_put(store *s, const char *space, const char *key,
 int store_object_patch(store *s, const char *space, const char *key,
                        const json_t *body, const store_wopts *w, json_t **out,
                        int *created, store_err *err);
+
+/** store_object_patch without waiting; arguments as store_object_put_async. */
+void store_object_patch_async(store *s, const char *space, const char *key,
+                              const json_t *body, const store_wopts *w,
+                              store_done_fn cb, void *ud);
 
 /**
  * Reads the head of `branch` (NULL = main), or `version` of it when
@@ -163,6 +217,11 @@ int store_object_get(store *s, const char *space, const char *key,
  */
 int store_object_delete(store *s, const char *space, const char *key,
                         const store_wopts *w, store_err *err);
+
+/** store_object_delete without waiting (strings and *w copied). */
+void store_object_delete_async(store *s, const char *space, const char *key,
+                               const store_wopts *w, store_done_fn cb,
+                               void *ud);
 
 /**
  * History of a branch, oldest first: [{"version", "modified", "size"}] where
@@ -181,6 +240,12 @@ int store_versions_list(store *s, const char *space, const char *key,
 int store_branch_create(store *s, const char *space, const char *key,
                         const char *name, uint64_t from, json_t **out,
                         store_err *err);
+
+/** store_branch_create without waiting: res->out is the branch's head.
+ * The strings are copied. */
+void store_branch_create_async(store *s, const char *space, const char *key,
+                               const char *name, uint64_t from,
+                               store_done_fn cb, void *ud);
 
 /** Branches of an object: [{"name", "from", "version", "modified"}], main
  * first. */

@@ -96,7 +96,8 @@ static ent *find(txn *t, const char *key, size_t klen, int create) {
   return e;
 }
 
-int txn_get(txn *t, const char *key, size_t klen, char **val, size_t *vlen) {
+int txn_get_overlay(txn *t, const char *key, size_t klen, char **val,
+                    size_t *vlen) {
   ent *e = find(t, key, klen, 0);
   if (e && (e->pstate != ST_NONE || e->state != ST_NONE)) {
     int st = e->pstate != ST_NONE ? e->pstate : e->state;
@@ -107,7 +108,12 @@ int txn_get(txn *t, const char *key, size_t klen, char **val, size_t *vlen) {
     *vlen = n;
     return 1;
   }
-  return db_get(t->s, key, klen, val, vlen, NULL);
+  return 2;
+}
+
+int txn_get(txn *t, const char *key, size_t klen, char **val, size_t *vlen) {
+  int rc = txn_get_overlay(t, key, klen, val, vlen);
+  return rc != 2 ? rc : db_get(t->s, key, klen, val, vlen, NULL);
 }
 
 int txn_get_json(txn *t, const char *key, size_t klen, json_t **out) {
