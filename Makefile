@@ -101,7 +101,7 @@ openapi-check:
 	node tests/http/tools/openapi-check.mjs
 
 test: deps
-	@$(MAKE) --no-print-directory all unit openapi-check e2e fault
+	@$(MAKE) --no-print-directory fmt-check all unit openapi-check e2e fault
 	@$(MAKE) --no-print-directory SAN=1 all unit e2e-san
 
 bench: deps all
