@@ -506,6 +506,27 @@ static int if_none_match_hits(m31_req *r, const char *tag) {
   return strcmp(h, "*") == 0 || strstr(h, tag) != NULL;
 }
 
+/* The hot path: a stored main head is already the answer's text. */
+static void object_get_text(m31_req *r, const char *space, const char *key) {
+  char *text = NULL, tag[32];
+  size_t len = 0;
+  uint64_t version = 0;
+  store_err err = {0};
+
+  if (store_object_get_text(resources_store(), space, key, &text, &len,
+                            &version, &err) != 0) {
+    reply_store_err(r, &err);
+    return;
+  }
+  snprintf(tag, sizeof tag, "\"%" PRIu64 "\"", version);
+  reply_header(r, "ETag", tag);
+  if (if_none_match_hits(r, tag))
+    reply_empty(r, 304);
+  else
+    reply_bytes(r, 200, "application/json", text, len);
+  free(text);
+}
+
 void fs_object_get(m31_req *r) {
   const char *space, *key, *branch, *vs = req_query(r, "version");
   uint64_t version = 0;
@@ -517,6 +538,10 @@ void fs_object_get(m31_req *r) {
   if (branch_or_reply(r, &branch) != 0) return;
   if (vs && (u64_parse(vs, &version) != 0 || version == 0)) {
     reply_problem(r, 400, "version", "version must be a positive integer");
+    return;
+  }
+  if (!branch && version == 0 && !req_query(r, "fmt")) {
+    object_get_text(r, space, key);
     return;
   }
   if (store_object_get(resources_store(), space, key, branch, version, &out,

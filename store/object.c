@@ -71,6 +71,9 @@ int object_write(txn *t, wop *op, const json_t *schema, const char *branch,
   uint64_t v = old ? version_of(old) + 1 : 1;
   json_t *st = json_object();
   time_now_rfc3339(now, sizeof now);
+  /* With the key inside, a stored main head is the very answer to a GET
+   * (store_object_get_text): keys are sorted, so "version" comes last. */
+  json_object_set_new(st, "key", json_string(op->key));
   json_object_set_new(st, "attrs", json_deep_copy(attrs));
   json_object_set_new(st, "labels", json_deep_copy(labels));
   json_object_set_new(st, "version", json_integer((json_int_t)v));
@@ -303,6 +306,61 @@ Exit:
   json_decref(schema);
   json_decref(head);
   json_decref(old);
+  kb_free(&k);
+  return ret;
+}
+
+/*
+ * Reads the version from the end of a stored main head. Keys are stored
+ * sorted and "version" sorts after every other key of a main head, so the
+ * text ends with `,"version":N}`.
+ */
+static int tail_version(const char *text, size_t len, uint64_t *version) {
+  static const char tag[] = ",\"version\":";
+  size_t end = len, start;
+  uint64_t v = 0;
+
+  if (end < 2 || text[end - 1] != '}') return -1;
+  start = --end;
+  while (start > 0 && text[start - 1] >= '0' && text[start - 1] <= '9')
+    start--;
+  if (start == end || end - start > 19 || start < sizeof tag - 1 ||
+      memcmp(text + start - (sizeof tag - 1), tag, sizeof tag - 1) != 0)
+    return -1;
+  for (size_t i = start; i < end; i++)
+    v = v * 10 + (uint64_t)(text[i] - '0');
+  *version = v;
+  return 0;
+}
+
+int store_object_get_text(store *s, const char *space, const char *key,
+                          char **text, size_t *len, uint64_t *version,
+                          store_err *err) {
+  json_t *schema = NULL;
+  kbuf k = {0};
+  int rc, ret = -1;
+
+  *text = NULL;
+  if (store_name_check(space, "space", err) ||
+      store_name_check(key, "key", err))
+    return -1;
+  atomic_fetch_add(&s->reads, 1);
+  if (schema_load(s, space, &schema, err) != 0) return -1;
+  head_key(&k, space, key, NULL);
+  rc = db_get(s, k.p, k.n, text, len, err);
+  if (rc == 0) err_set(err, STORE_NOT_FOUND, "key", "no object %.100s", key);
+  if (rc != 1) goto Exit;
+  if (tail_version(*text, *len, version) != 0) {
+    err_set(err, STORE_IO, "", "the stored head of %.100s is malformed", key);
+    goto Exit;
+  }
+  ret = 0;
+Exit:
+  if (ret != 0) {
+    free(*text);
+    *text = NULL;
+  }
+  json_decref(schema);
   kb_free(&k);
   return ret;
 }

@@ -212,6 +212,16 @@ int store_object_get(store *s, const char *space, const char *key,
                      store_err *err);
 
 /**
+ * The hot path of a GET: the main head of `key` as the JSON text that
+ * store_object_get would answer (the same members, keys in sorted order),
+ * read without parsing or encoding, and its version for the ETag.
+ * *text is malloc'ed and NUL-terminated; the caller frees it.
+ */
+int store_object_get_text(store *s, const char *space, const char *key,
+                          char **text, size_t *len, uint64_t *version,
+                          store_err *err);
+
+/**
  * Deletes an object. On main: the object with its history, branches and index
  * entries. With w->branch naming another branch: only that branch.
  */

@@ -164,11 +164,60 @@ static void test_if_match(void **state) {
   json_decref(body);
 }
 
+/* The GET fast path answers the same object as store_object_get. */
+static void test_get_text_matches_get(void **state) {
+  fixture *f = *state;
+  store_err err = {0};
+  char *text = NULL;
+  size_t len = 0;
+  uint64_t version = 0;
+  json_t *obj = NULL, *parsed;
+  json_error_t je;
+
+  space_make(f->s, "t", "{\"attrs\":{\"n\":\"Int\",\"m\":\"Map\"}}");
+  /* A nested "version" member must not be mistaken for the object's. */
+  assert_int_equal(obj_put(f->s, "t", "k",
+                           "{\"attrs\":{\"n\":7,\"m\":{\"version\":99}},"
+                           "\"labels\":{\"version\":\"x\"}}",
+                           &err),
+                   0);
+  assert_int_equal(obj_put(f->s, "t", "k",
+                           "{\"attrs\":{\"n\":8,\"m\":{\"version\":99}}}",
+                           &err),
+                   0);
+  assert_int_equal(
+      store_object_get_text(f->s, "t", "k", &text, &len, &version, &err), 0);
+  assert_int_equal(version, 2);
+  assert_int_equal(strlen(text), len);
+  assert_int_equal(store_object_get(f->s, "t", "k", NULL, 0, &obj, &err), 0);
+  parsed = json_loadb(text, len, 0, &je);
+  assert_non_null(parsed);
+  assert_true(json_equal(parsed, obj));
+  json_decref(parsed);
+  json_decref(obj);
+  free(text);
+
+  assert_int_equal(
+      store_object_get_text(f->s, "t", "nope", &text, &len, &version, &err),
+      -1);
+  assert_int_equal(err.code, STORE_NOT_FOUND);
+  assert_null(text);
+  assert_int_equal(
+      store_object_get_text(f->s, "nope", "k", &text, &len, &version, &err),
+      -1);
+  assert_int_equal(err.code, STORE_NOT_FOUND);
+  assert_int_equal(
+      store_object_get_text(f->s, "t", "..", &text, &len, &version, &err), -1);
+  assert_int_equal(err.code, STORE_BAD_REQUEST);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_put_get_delete, setup, teardown),
       cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
       cmocka_unit_test_setup_teardown(test_if_match, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_get_text_matches_get, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
