@@ -4,6 +4,11 @@
 #include <stdio.h>
 
 static store *the_store;
+static chan_hub *the_channels;
+
+int resources_preinit(const m31_config *cfg, char *errbuf, size_t errlen) {
+  return fibrils_preinit(cfg, errbuf, errlen);
+}
 
 int resources_init(const m31_config *cfg, char *errbuf, size_t errlen) {
   char dir[1100];
@@ -13,14 +18,26 @@ int resources_init(const m31_config *cfg, char *errbuf, size_t errlen) {
   if (store_open(dir, &the_store, &err) != 0) {
     snprintf(errbuf, errlen, "cannot open the store in %s: %s", dir,
              err.detail);
+    fibrils_shutdown();
     return -1;
   }
+  the_channels = chan_hub_new(cfg->node);
+  if (fibrils_init(cfg, errbuf, errlen) != 0) return -1;
   return 0;
 }
 
+void resources_quiesce(void) {
+  if (the_channels) chan_hub_shutdown(the_channels);
+}
+
 void resources_shutdown(void) {
+  fibrils_shutdown();
+  chan_hub_free(the_channels);
+  the_channels = NULL;
   store_close(the_store);
   the_store = NULL;
 }
 
 store *resources_store(void) { return the_store; }
+
+chan_hub *resources_channels(void) { return the_channels; }

@@ -88,12 +88,37 @@ static void store_metrics_write(char **buf, size_t *len) {
               st.keys_read, st.spaces, st.disk_bytes);
 }
 
+static void runtime_metrics_write(char **buf, size_t *len) {
+  static const char *const states[] = {"ready", "running", "waiting",
+                                       "done",  "failed",  "killed"};
+  uint64_t compilations;
+  size_t counts[6];
+  int nuclei;
+
+  fibrils_metrics(&compilations, counts, &nuclei);
+  text_printf(buf, len,
+              "# HELP m31_code_compilations_total Ruby sources compiled to "
+              "register them (POST /code, or POST /fibrils with new source).\n"
+              "# TYPE m31_code_compilations_total counter\n"
+              "m31_code_compilations_total %" PRIu64 "\n"
+              "# HELP m31_nuclei Worker processes running fibrils.\n"
+              "# TYPE m31_nuclei gauge\n"
+              "m31_nuclei %d\n"
+              "# HELP m31_fibrils Fibrils recorded by this node, by state.\n"
+              "# TYPE m31_fibrils gauge\n",
+              compilations, nuclei);
+  for (int i = 0; i < 6; i++)
+    text_printf(buf, len, "m31_fibrils{state=\"%s\"} %zu\n", states[i],
+                counts[i]);
+}
+
 void sys_metrics(m31_req *r) {
   char *buf = NULL;
   size_t len = 0;
 
   server_metrics_write(&buf, &len);
   store_metrics_write(&buf, &len);
+  runtime_metrics_write(&buf, &len);
   reply_bytes(r, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
   free(buf);
 }

@@ -14,6 +14,7 @@
 struct rt_vm {
   mrb_state *mrb;
   size_t used;        /* bytes held, by malloc_usable_size */
+  size_t peak;        /* highest used since the last reset (a turn) */
   size_t limit;       /* 0 = none */
   uint64_t refusals;  /* allocations refused for the budget */
   struct RClass *m31; /* module M31 (the prelude's) */
@@ -62,6 +63,15 @@ int rt_fiber_new(rt_vm *vm, mrb_value proc, const char *fn, mrb_value args,
  */
 rt_step rt_fiber_step(mrb_state *mrb, mrb_value fiber, int has_arg,
                       mrb_value arg, mrb_value *v);
+
+/**
+ * rt_sched_spawn from code compiled already: proc is a top-level proc of
+ * this scheduler's VM (from rt_vm_compile; borrowed, the fibril keeps it
+ * alive). Same contract otherwise.
+ */
+int rt_sched_spawn_proc(rt_sched *s, const char *id, mrb_value proc,
+                        const char *fn, json_t *args, uint64_t cpu_budget_ns,
+                        rt_fibril **out, rt_error *err);
 
 /** Points the scheduler at the worker's turn board (NULL = none). */
 void rt_sched_board_set(rt_sched *s, struct rt_turn_board *board);

@@ -11,9 +11,10 @@
  * each fibril it held is reported (the runaway one killed, the others
  * failed with class "WorkerDied"): their state died with the process.
  *
- * Workers are forked from the process that calls rt_nucleus_new and, on a
- * restart, rt_nucleus_poll; the caller must do so while single-threaded
- * (see the report: a zygote is the next step for a threaded node).
+ * Workers are forked by a zygote (zygote.c) when opts.zygote is set, as a
+ * threaded node must; else from the process that calls rt_nucleus_new
+ * and, on a restart, rt_nucleus_poll, which must then be single-threaded
+ * (tests).
  */
 #include <errno.h>
 #include <poll.h>
@@ -43,12 +44,24 @@ struct rt_nucleus {
   void *host;
   struct rt_turn_board *boards; /* MAP_SHARED, one per worker */
   nworker *w;
+  int wake_fd; /* -1, or polled too: readable ends a poll early */
 };
 
-static int worker_start(rt_nucleus *n, int i) {
+/* Reaps worker pid (ours, or the zygote's child); its status in *status. */
+static void worker_reap(rt_nucleus *n, pid_t pid, int *status) {
+  *status = 0;
+  if (n->opts.zygote)
+    rt_zygote_wait(n->opts.zygote, pid, status);
+  else
+    waitpid(pid, status, 0);
+}
+
+/* Forks worker i here, or asks the zygote for it. */
+static int worker_fork(rt_nucleus *n, int i) {
   nworker *w = &n->w[i];
   int sv[2];
-  json_t *hello = NULL;
+  if (n->opts.zygote)
+    return rt_zygote_spawn(n->opts.zygote, i, &w->pid, &w->fd);
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return -1;
   memset(w->board, 0, sizeof *w->board);
   w->pid = fork();
@@ -62,12 +75,23 @@ static int worker_start(rt_nucleus *n, int i) {
   }
   close(sv[1]);
   w->fd = sv[0];
+  return 0;
+}
+
+static int worker_start(rt_nucleus *n, int i) {
+  nworker *w = &n->w[i];
+  json_t *hello = NULL;
+  int status;
+  if (worker_fork(n, i) != 0) {
+    w->fd = -1, w->pid = -1;
+    return -1;
+  }
   /* the hello frame says the sandbox is up */
   if (rt_frame_read(w->fd, &hello) != 0 ||
       strcmp(json_string_value(json_object_get(hello, "t")), "hello") != 0) {
     json_decref(hello);
     kill(w->pid, SIGKILL);
-    waitpid(w->pid, NULL, 0);
+    worker_reap(n, w->pid, &status);
     close(w->fd);
     w->fd = -1, w->pid = -1;
     return -1;
@@ -81,13 +105,18 @@ rt_nucleus *rt_nucleus_new(const rt_nucleus_opts *opts, rt_event_fn on,
   rt_nucleus *n = calloc(1, sizeof *n);
   if (!n) return NULL;
   if (opts) n->opts = *opts;
+  if (n->opts.zygote) n->opts.workers = rt_zygote_slots(n->opts.zygote);
   if (n->opts.workers <= 0) n->opts.workers = 2;
   if (!n->opts.grace_ms) n->opts.grace_ms = 50;
   rt_worker_limits_fill(&n->opts.limits);
   n->on = on, n->host = host;
+  n->wake_fd = -1;
   n->w = calloc((size_t)n->opts.workers, sizeof *n->w);
-  n->boards = mmap(NULL, (size_t)n->opts.workers * sizeof *n->boards,
-                   PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  n->boards =
+      n->opts.zygote
+          ? rt_zygote_board(n->opts.zygote, 0)
+          : mmap(NULL, (size_t)n->opts.workers * sizeof *n->boards,
+                 PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (!n->w || n->boards == MAP_FAILED) {
     if (n->boards == MAP_FAILED) n->boards = NULL;
     rt_nucleus_free(n);
@@ -105,9 +134,13 @@ rt_nucleus *rt_nucleus_new(const rt_nucleus_opts *opts, rt_event_fn on,
   return n;
 }
 
-static void worker_stop(nworker *w) {
+static void worker_stop(rt_nucleus *n, nworker *w) {
+  int status;
   if (w->fd >= 0) close(w->fd); /* end of stream: the worker exits 0 */
-  if (w->pid > 0) {
+  if (w->pid > 0 && n->opts.zygote) {
+    kill(w->pid, SIGKILL);
+    worker_reap(n, w->pid, &status);
+  } else if (w->pid > 0) {
     for (int i = 0; i < 100 && waitpid(w->pid, NULL, WNOHANG) == 0; i++)
       usleep(1000);
     if (kill(w->pid, SIGKILL) == 0) waitpid(w->pid, NULL, 0);
@@ -118,11 +151,12 @@ static void worker_stop(nworker *w) {
 void rt_nucleus_free(rt_nucleus *n) {
   if (!n) return;
   for (int i = 0; n->w && i < n->opts.workers; i++) {
-    worker_stop(&n->w[i]);
+    worker_stop(n, &n->w[i]);
     free(n->w[i].ids);
   }
   free(n->w);
-  if (n->boards) munmap(n->boards, (size_t)n->opts.workers * sizeof *n->boards);
+  if (n->boards && !n->opts.zygote)
+    munmap(n->boards, (size_t)n->opts.workers * sizeof *n->boards);
   free(n);
 }
 
@@ -175,22 +209,43 @@ static int send_frame(nworker *w, json_t *msg) {
   return rc;
 }
 
-int rt_nucleus_run(rt_nucleus *n, const char *id, const char *src,
-                   const char *path, const char *fn, json_t *args,
-                   uint64_t cpu_ms) {
+/* The live worker holding the fewest fibrils, or NULL. */
+static nworker *least_loaded(rt_nucleus *n) {
   nworker *best = NULL;
-  json_t *msg;
-  if (!id || strlen(id) >= RT_ID_MAX || owner(n, id)) return -1;
   for (int i = 0; i < n->opts.workers; i++)
     if (n->w[i].fd >= 0 && (!best || n->w[i].nids < best->nids))
       best = &n->w[i];
-  if (!best) return -1;
-  msg = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:O?, s:I}", "t", "run", "id", id,
-                  "code", src, "path", path ? path : "(fibril)", "fn", fn,
-                  "args", args, "cpu_ms", (json_int_t)cpu_ms);
+  return best;
+}
+
+int rt_nucleus_run(rt_nucleus *n, const char *id, const char *src,
+                   const char *path, const char *fn, json_t *args,
+                   uint64_t cpu_ms, uint64_t mem_bytes) {
+  nworker *best;
+  json_t *msg;
+  if (!id || strlen(id) >= RT_ID_MAX || owner(n, id)) return -1;
+  if (!(best = least_loaded(n))) return -1;
+  msg = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:O?, s:I, s:I}", "t", "run",
+                  "id", id, "code", src, "path", path ? path : "(fibril)", "fn",
+                  fn, "args", args, "cpu_ms", (json_int_t)cpu_ms, "mem",
+                  (json_int_t)mem_bytes);
   if (send_frame(best, msg) != 0) return -1;
   return id_add(best, id);
 }
+
+int rt_nucleus_check(rt_nucleus *n, const char *id, const char *src, size_t len,
+                     const char *path) {
+  nworker *best;
+  json_t *msg;
+  if (!id || strlen(id) >= RT_ID_MAX || owner(n, id)) return -1;
+  if (!(best = least_loaded(n))) return -1;
+  msg = json_pack("{s:s, s:s, s:s%, s:s}", "t", "check", "id", id, "code", src,
+                  len, "path", path ? path : "(code)");
+  if (send_frame(best, msg) != 0) return -1;
+  return id_add(best, id);
+}
+
+void rt_nucleus_wake_fd_set(rt_nucleus *n, int fd) { n->wake_fd = fd; }
 
 int rt_nucleus_answer(rt_nucleus *n, const char *id, json_t *value) {
   nworker *w = owner(n, id);
@@ -205,6 +260,23 @@ int rt_nucleus_raise(rt_nucleus *n, const char *id, const char *klass,
   if (!w) return -1;
   return send_frame(w, json_pack("{s:s, s:s, s:s, s:s}", "t", "raise", "id", id,
                                  "class", klass, "message", message));
+}
+
+/* Defined below: ends worker wi and reports its fibrils. */
+static int worker_died(rt_nucleus *n, int wi, const char *reason,
+                       const char *runaway);
+
+int rt_nucleus_kill(rt_nucleus *n, const char *id, const char *reason) {
+  nworker *w = owner(n, id);
+  char running[RT_ID_MAX];
+  if (!w) return -1;
+  /* a fibril in its turn never reads a frame: only its worker's end
+   * stops it */
+  if (rt_board_read(w->board, running) != 0 && strcmp(running, id) == 0) {
+    worker_died(n, (int)(w - n->w), reason ? reason : "killed", id);
+    return 0;
+  }
+  return send_frame(w, json_pack("{s:s, s:s}", "t", "kill", "id", id));
 }
 
 /* ----------------------------------------------------------- worker -> node */
@@ -235,7 +307,7 @@ static int worker_died(rt_nucleus *n, int wi, const char *reason,
   size_t nids = w->nids;
   int status = 0, events = 0;
   kill(w->pid, SIGKILL);
-  waitpid(w->pid, &status, 0);
+  worker_reap(n, w->pid, &status);
   close(w->fd);
   w->fd = -1, w->pid = -1;
   status_reason(status, why, sizeof why);
@@ -282,6 +354,18 @@ static int on_frame(rt_nucleus *n, int wi, json_t *m) {
     ev.args = json_object_get(m, "args");
     if (!ev.op || !json_is_array(ev.args)) return -1;
     n->on(n->host, &ev);
+    return 0;
+  }
+  ev.cpu_ns = (uint64_t)json_integer_value(json_object_get(m, "cpu_ns"));
+  ev.mem_bytes = (uint64_t)json_integer_value(json_object_get(m, "mem"));
+  if (strcmp(t, "checked") == 0) {
+    json_t *je = json_object_get(m, "error");
+    ev.kind = RT_EV_CHECKED;
+    if (!json_is_null(je) && error_of(je, &e) != 0) return -1;
+    id_remove(w, (size_t)at);
+    ev.error = json_is_null(je) ? NULL : &e;
+    n->on(n->host, &ev);
+    rt_error_clear(&e);
     return 0;
   }
   if (strcmp(t, "done") == 0) {
@@ -341,8 +425,9 @@ static int worker_readable(rt_nucleus *n, int wi) {
 }
 
 int rt_nucleus_poll(rt_nucleus *n, int timeout_ms) {
-  struct pollfd pfd[64];
+  struct pollfd pfd[65];
   int nw = n->opts.workers < 64 ? n->opts.workers : 64, events = 0, busy;
+  int woken = 0;
   uint64_t end =
       rt_now_ns() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms) * 1000000u;
   for (;;) {
@@ -355,11 +440,14 @@ int rt_nucleus_poll(rt_nucleus *n, int timeout_ms) {
                               : (int)((end - now) / 1000000u);
     if (busy && (wait < 0 || wait > 10)) wait = 10;
     if (events > 0) wait = 0;
-    int r = poll(pfd, (nfds_t)nw, wait);
+    pfd[nw] = (struct pollfd){.fd = n->wake_fd, .events = POLLIN};
+    int r = poll(pfd, (nfds_t)nw + 1, wait);
     if (r < 0 && errno != EINTR) return -1;
     for (int i = 0; r > 0 && i < nw; i++)
       if (pfd[i].revents && n->w[i].fd == pfd[i].fd)
         events += worker_readable(n, i);
-    if (events > 0 || (timeout_ms >= 0 && rt_now_ns() >= end)) return events;
+    if (r > 0 && n->wake_fd >= 0 && pfd[nw].revents) woken = 1;
+    if (events > 0 || woken || (timeout_ms >= 0 && rt_now_ns() >= end))
+      return events;
   }
 }

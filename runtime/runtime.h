@@ -16,6 +16,9 @@
  *   worker.c      a worker process: sandbox + scheduler + frame loop
  *   board.c       the turn board shared with the node (seqlock)
  *   nucleus.c     the node's side: N workers, deadlines, restarts
+ *   zygote.c      the single-threaded process that forks workers
+ *   code.c        SHA-256 fingerprints and the code registry
+ *   table.c       the node's records of its fibrils (HTTP's view)
  *   error.c, fiber.c  rt_error helpers; resuming a Fiber from C
  *
  * Conventions: functions return 0 on success and -1 on failure with the
@@ -35,21 +38,29 @@
  *       start a fibril: compile SRC (backtraces name NAME), run it; when fn
  *       is a string, then call the top-level method fn(*args). Its result
  *       is the fibril's result. cpu_ms: CPU budget over the fibril's life
- *       (0 = the worker default). mem: reserved (the VM budget applies).
+ *       (0 = the worker default). mem: bytes the VM heap may grow by during
+ *       one turn of the fibril (0 = only the VM budget applies).
  *   {"t":"answer","id":ID,"value":V}       a system call returned V
  *   {"t":"raise","id":ID,"class":C,"message":M}
  *       a system call failed: C (a StandardError subclass name; unknown
  *       names become RuntimeError) is raised in the fibril
  *   {"t":"kill","id":ID}    kill a fibril that is waiting (a running one
  *                           is stopped by the node's CPU deadline)
+ *   {"t":"check","id":ID,"code":SRC,"path":NAME}
+ *       compile SRC without running it (ID names the check, not a fibril)
  * worker -> node
  *   {"t":"hello","pid":P}                  the worker is sandboxed and ready
  *   {"t":"call","id":ID,"op":OP,"args":[...]}
  *       the fibril makes system call OP (e.g. "print") and waits for an
  *       answer or raise
- *   {"t":"done","id":ID,"result":V,"cpu_ns":N}
- *   {"t":"failed","id":ID,"error":{"class":C,"message":M,"backtrace":[..]}}
- *   {"t":"killed","id":ID,"reason":R}
+ *   {"t":"done","id":ID,"result":V,"cpu_ns":N,"mem":B,"compiles":C}
+ *       (C: sources this worker compiled for runs so far; code whose path
+ *       is its fingerprint is compiled once per worker and kept)
+ *   {"t":"failed","id":ID,"error":{"class":C,"message":M,"backtrace":[..]},
+ *    "cpu_ns":N,"mem":B}
+ *   {"t":"killed","id":ID,"reason":R,"cpu_ns":N,"mem":B}
+ *       cpu_ns: CPU used; mem: the most the heap grew by in one turn
+ *   {"t":"checked","id":ID,"error":{...}|null}   the answer to "check"
  * A frame that does not parse or breaks these rules ends the worker (its
  * fibrils are reported failed and it is restarted): the node trusts
  * nothing a worker says beyond the shapes above.
@@ -218,6 +229,13 @@ json_t *rt_fibril_result(const rt_fibril *f);
 const rt_error *rt_fibril_error(const rt_fibril *f);
 /** CPU time used by the fibril's turns so far, in nanoseconds. */
 uint64_t rt_fibril_cpu_ns(const rt_fibril *f);
+/** The most the VM heap grew by during one of the fibril's turns. */
+size_t rt_fibril_mem_peak(const rt_fibril *f);
+/**
+ * Caps what the VM heap may grow by during each turn of f (0 = only the
+ * VM's budget): past it allocation fails and Ruby sees NoMemoryError.
+ */
+void rt_fibril_mem_budget_set(rt_fibril *f, size_t bytes);
 /** Host data slot, untouched by the runtime (NULL at spawn). */
 void *rt_fibril_host_get(const rt_fibril *f);
 void rt_fibril_host_set(rt_fibril *f, void *data);
@@ -265,10 +283,11 @@ typedef struct rt_nucleus rt_nucleus;
 
 /** What a nucleus tells its host. Strings and JSON are borrowed. */
 typedef enum rt_event_kind {
-  RT_EV_CALL,   /* fibril made system call op(args); answer it */
-  RT_EV_DONE,   /* fibril finished with result */
-  RT_EV_FAILED, /* fibril raised: error */
-  RT_EV_KILLED, /* fibril was killed: error->message is the reason */
+  RT_EV_CALL,    /* fibril made system call op(args); answer it */
+  RT_EV_DONE,    /* fibril finished with result */
+  RT_EV_FAILED,  /* fibril raised: error */
+  RT_EV_KILLED,  /* fibril was killed: error->message is the reason */
+  RT_EV_CHECKED, /* a check ended: error NULL (compiles) or SyntaxError */
 } rt_event_kind;
 
 typedef struct rt_event {
@@ -279,6 +298,8 @@ typedef struct rt_event {
   json_t *result;        /* RT_EV_DONE */
   const rt_error *error; /* RT_EV_FAILED, RT_EV_KILLED */
   int worker;            /* index of the worker that ran it */
+  uint64_t cpu_ns;       /* DONE, FAILED, KILLED: CPU used (0 if unknown) */
+  uint64_t mem_bytes;    /* same: heap growth peak in one turn */
 } rt_event;
 
 /**
@@ -287,17 +308,50 @@ typedef struct rt_event {
  */
 typedef void (*rt_event_fn)(void *host, const rt_event *ev);
 
+/* ---------------------------------------------------------------- zygote */
+
+typedef struct rt_zygote rt_zygote;
+
+/**
+ * Forks the zygote: a single-threaded process that forks workers for a
+ * threaded node (see zygote.c). Call it before the process makes any
+ * thread. slots: how many workers it may run at once (one turn board
+ * each); limits (copied; NULL = defaults) go to every worker. NULL on
+ * failure (errno set).
+ */
+rt_zygote *rt_zygote_new(int slots, const rt_worker_limits *limits);
+
+/** Ends the zygote and its workers, waits for it, frees z. z may be NULL. */
+void rt_zygote_free(rt_zygote *z);
+
+/**
+ * Has the zygote fork a worker on board slot; *pid is its pid and *fd
+ * (new, close-on-exec) the node's end of its socket. Thread-safe. -1 with
+ * errno on failure.
+ */
+int rt_zygote_spawn(rt_zygote *z, int slot, pid_t *pid, int *fd);
+
+/** Waits for worker pid (a child of the zygote) to end; *status as
+ *  waitpid's (status may be NULL). -1 with errno on failure. */
+int rt_zygote_wait(rt_zygote *z, pid_t pid, int *status);
+
+/** The turn board of slot (borrowed), or NULL. */
+struct rt_turn_board *rt_zygote_board(rt_zygote *z, int slot);
+int rt_zygote_slots(const rt_zygote *z);
+pid_t rt_zygote_pid(const rt_zygote *z);
+
 typedef struct rt_nucleus_opts {
   int workers;             /* number of worker processes (default 2) */
+  rt_zygote *zygote;       /* borrowed; when set, workers come from it,
+                              workers = its slots and its limits apply */
   rt_worker_limits limits; /* passed to each worker */
   unsigned grace_ms;       /* slack over a turn's CPU deadline (default 50) */
 } rt_nucleus_opts;
 
 /**
- * Starts the workers (forked from this process; each is ready, sandboxed,
- * when this returns). Call it while the process has a single thread: the
- * workers, and restarts in rt_nucleus_poll, are forked from the caller
- * (a zygote process for a threaded node is still to come). Not
+ * Starts the workers (each is ready, sandboxed, when this returns): from
+ * opts->zygote when set, else forked from this process, which must then
+ * have a single thread (restarts in rt_nucleus_poll fork too). Not
  * thread-safe: one thread drives a nucleus. opts may be NULL (defaults);
  * on and host are kept. NULL on failure (reason logged to stderr).
  */
@@ -314,7 +368,30 @@ void rt_nucleus_free(rt_nucleus *n);
  */
 int rt_nucleus_run(rt_nucleus *n, const char *id, const char *src,
                    const char *path, const char *fn, json_t *args,
-                   uint64_t cpu_ms);
+                   uint64_t cpu_ms, uint64_t mem_bytes);
+
+/**
+ * Kills fibril id: a waiting or ready one through a "kill" frame (an
+ * RT_EV_KILLED follows); one in its turn by ending its worker, which is
+ * restarted: that fibril is RT_EV_KILLED with reason, the worker's other
+ * fibrils RT_EV_FAILED "WorkerDied". -1 if no worker holds id.
+ */
+int rt_nucleus_kill(rt_nucleus *n, const char *id, const char *reason);
+
+/**
+ * Has a worker compile src (len bytes) without running it; the answer is
+ * an RT_EV_CHECKED event named id (an id space apart from fibrils'; if
+ * the worker dies first, RT_EV_FAILED). -1 when no worker can take it.
+ */
+int rt_nucleus_check(rt_nucleus *n, const char *id, const char *src, size_t len,
+                     const char *path);
+
+/**
+ * fd (borrowed; -1 = none) is polled with the workers: when it is
+ * readable rt_nucleus_poll returns early, so another thread can wake the
+ * thread driving the nucleus (it must drain fd itself).
+ */
+void rt_nucleus_wake_fd_set(rt_nucleus *n, int fd);
 
 /** Answers the system call of fibril id with value (borrowed). */
 int rt_nucleus_answer(rt_nucleus *n, const char *id, json_t *value);
@@ -337,5 +414,88 @@ pid_t rt_nucleus_worker_pid(const rt_nucleus *n, int i);
 
 /** Number of fibrils in flight (sent, not yet finished). */
 size_t rt_nucleus_inflight(const rt_nucleus *n);
+
+/* ----------------------------------------------------------------- code */
+
+#define RT_FP_LEN 72 /* "sha256:" + 64 hex + NUL */
+
+/** SHA-256 of len bytes of data into out. */
+void rt_sha256(const void *data, size_t len, unsigned char out[32]);
+
+/** The fingerprint "sha256:<64 lower-case hex>" of src. */
+void rt_code_fingerprint(const char *src, size_t len, char fp[RT_FP_LEN]);
+
+/** 1 when fp is a well-formed fingerprint, else 0. */
+int rt_code_fingerprint_valid(const char *fp);
+
+/** Source text by fingerprint, in memory, thread-safe. */
+typedef struct rt_code_reg rt_code_reg;
+
+rt_code_reg *rt_code_reg_new(void);
+void rt_code_reg_free(rt_code_reg *r);
+
+/**
+ * Keeps a copy of src (len bytes) under its fingerprint (into fp);
+ * *created is 1 when it was not there. -1 when out of memory.
+ */
+int rt_code_reg_put(rt_code_reg *r, const char *src, size_t len,
+                    char fp[RT_FP_LEN], int *created);
+
+/** A new NUL-terminated copy of the source of fp (free it), its length
+ *  in *len (may be NULL); NULL when unknown or fp is malformed. */
+char *rt_code_reg_get(rt_code_reg *r, const char *fp, size_t *len);
+
+size_t rt_code_reg_count(rt_code_reg *r);
+
+/* ---------------------------------------------------------- fibril table */
+
+/**
+ * The node's records of its fibrils (table.c), thread-safe. Ids are
+ * "<node>-<hex counter>"; records stay for the node's life.
+ */
+typedef struct rt_table rt_table;
+
+/** A table whose ids start with node (copied, at most RT_ID_MAX-18
+ *  bytes). NULL when node is longer or out of memory. */
+rt_table *rt_table_new(const char *node);
+void rt_table_free(rt_table *t);
+
+/**
+ * A new READY record, child of parent (an id, or NULL); its id into id.
+ * -1 when parent is unknown or out of memory.
+ */
+int rt_table_add(rt_table *t, const char *parent, char id[RT_ID_MAX]);
+
+/** Moves an unfinished fibril to state s; -1 if unknown or finished. */
+int rt_table_state_set(rt_table *t, const char *id, rt_fibril_state s);
+
+/**
+ * Finishes fibril id in s (DONE, FAILED or KILLED) with result (DONE;
+ * borrowed, kept with a new reference) or err (FAILED: copied as JSON;
+ * KILLED: err->message is the reason), and what it used. -1 if unknown,
+ * already finished, or s is not final.
+ */
+int rt_table_finish(rt_table *t, const char *id, rt_fibril_state s,
+                    json_t *result, const rt_error *err, uint64_t cpu_ns,
+                    uint64_t mem_bytes);
+
+/** The record as the HTTP API shows it (refcount: new), or NULL. */
+json_t *rt_table_get(rt_table *t, const char *id);
+
+/**
+ * Up to limit records (new array) from index after on, oldest first,
+ * only in state (or any when state < 0) and only children of parent
+ * (when not NULL; an unknown parent gives none). *next: the index to
+ * continue from, 0 when there is no more.
+ */
+json_t *rt_table_list(rt_table *t, int state, const char *parent, size_t after,
+                      size_t limit, size_t *next);
+
+/** id and all its descendants, parents first (new array; empty if
+ *  unknown). */
+json_t *rt_table_tree(rt_table *t, const char *id);
+
+/** Records in state (any when state < 0). */
+size_t rt_table_count(rt_table *t, int state);
 
 #endif

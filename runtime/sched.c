@@ -34,6 +34,7 @@ struct rt_fibril {
   json_t *result; /* DONE: refcount owned */
   rt_error error; /* FAILED, KILLED */
   uint64_t cpu_ns, cpu_budget_ns;
+  size_t mem_budget, mem_peak; /* bytes over a turn's starting heap */
   void *host;
   rt_fibril *prev, *next; /* every fibril of the scheduler */
   rt_fibril *ready_next;  /* FIFO of READY fibrils */
@@ -148,13 +149,13 @@ static rt_fibril *fibril_alloc(rt_sched *s, const char *id) {
   return f;
 }
 
-int rt_sched_spawn(rt_sched *s, const char *id, const char *src, size_t len,
-                   const char *path, const char *fn, json_t *args,
-                   uint64_t cpu_budget_ns, rt_fibril **out, rt_error *err) {
+int rt_sched_spawn_proc(rt_sched *s, const char *id, mrb_value proc,
+                        const char *fn, json_t *args, uint64_t cpu_budget_ns,
+                        rt_fibril **out, rt_error *err) {
   mrb_state *mrb = s->vm->mrb;
   int ai = mrb_gc_arena_save(mrb);
   int ret = -1;
-  mrb_value proc, argv = mrb_nil_value(), fiber;
+  mrb_value argv = mrb_nil_value(), fiber;
   rt_fibril *f;
   if (!id || strlen(id) >= RT_ID_MAX || rt_sched_find(s, id)) {
     rt_error_set(err, "ArgumentError", "fibril id missing, too long or in use");
@@ -164,7 +165,6 @@ int rt_sched_spawn(rt_sched *s, const char *id, const char *src, size_t len,
     rt_error_set(err, "ArgumentError", "args must be an array");
     goto Exit;
   }
-  if (rt_vm_compile(s->vm, src, len, path, &proc, err) != 0) goto Exit;
   if (args && rt_json_to_value(mrb, args, &argv, err) != 0) goto Exit;
   if (rt_fiber_new(s->vm, proc, fn, argv, &fiber, err) != 0) goto Exit;
   if (!(f = fibril_alloc(s, id))) {
@@ -177,6 +177,24 @@ int rt_sched_spawn(rt_sched *s, const char *id, const char *src, size_t len,
   ready_push(s, f);
   *out = f;
   ret = 0;
+Exit:
+  mrb_gc_arena_restore(mrb, ai);
+  return ret;
+}
+
+int rt_sched_spawn(rt_sched *s, const char *id, const char *src, size_t len,
+                   const char *path, const char *fn, json_t *args,
+                   uint64_t cpu_budget_ns, rt_fibril **out, rt_error *err) {
+  mrb_state *mrb = s->vm->mrb;
+  int ai = mrb_gc_arena_save(mrb);
+  int ret = -1;
+  mrb_value proc;
+  if (!id || strlen(id) >= RT_ID_MAX || rt_sched_find(s, id)) {
+    rt_error_set(err, "ArgumentError", "fibril id missing, too long or in use");
+    goto Exit;
+  }
+  if (rt_vm_compile(s->vm, src, len, path, &proc, err) != 0) goto Exit;
+  ret = rt_sched_spawn_proc(s, id, proc, fn, args, cpu_budget_ns, out, err);
 Exit:
   mrb_gc_arena_restore(mrb, ai);
   return ret;
@@ -271,11 +289,19 @@ static void turn(rt_sched *s, rt_fibril *f) {
   int ai = mrb_gc_arena_save(mrb);
   mrb_value v;
   uint64_t t0 = rt_cpu_ns();
+  rt_vm *vm = s->vm;
+  size_t limit0 = vm->limit, used0 = vm->used;
+  /* The memory budget caps what the heap may grow by during the turn. */
+  if (f->mem_budget && (!limit0 || used0 + f->mem_budget < limit0))
+    vm->limit = used0 + f->mem_budget;
+  vm->peak = used0;
   f->state = RT_FIBRIL_RUNNING;
   board_publish(s, f, t0);
   rt_step step = rt_fiber_step(mrb, f->fiber, f->has_arg, f->arg, &v);
   f->cpu_ns += rt_cpu_ns() - t0;
   board_publish(s, NULL, 0);
+  vm->limit = limit0;
+  if (vm->peak - used0 > f->mem_peak) f->mem_peak = vm->peak - used0;
   arg_drop(s, f);
   switch (step) {
   case RT_STEP_YIELD:
@@ -364,6 +390,10 @@ size_t rt_sched_count(const rt_sched *s) { return s->count; }
 const char *rt_fibril_id(const rt_fibril *f) { return f->id; }
 rt_fibril_state rt_fibril_state_get(const rt_fibril *f) { return f->state; }
 uint64_t rt_fibril_cpu_ns(const rt_fibril *f) { return f->cpu_ns; }
+size_t rt_fibril_mem_peak(const rt_fibril *f) { return f->mem_peak; }
+void rt_fibril_mem_budget_set(rt_fibril *f, size_t bytes) {
+  f->mem_budget = bytes;
+}
 void *rt_fibril_host_get(const rt_fibril *f) { return f->host; }
 void rt_fibril_host_set(rt_fibril *f, void *data) { f->host = data; }
 

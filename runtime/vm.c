@@ -88,6 +88,7 @@ static void *vm_alloc(mrb_state *mrb, void *p, size_t size, void *ud) {
   q = realloc(p, size);
   if (!q) return NULL;
   vm->used = vm->used - old + malloc_usable_size(q);
+  if (vm->used > vm->peak) vm->peak = vm->used;
   return q;
 }
 

@@ -5,15 +5,27 @@
  * the next frame. A fibril's system call is a "call" frame; the fibril
  * waits until an "answer" or "raise" frame names it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "runtime/internal.h"
 
+#define CACHE_MAX 128 /* compiled procs kept, by fingerprint */
+
+typedef struct cached {
+  char fp[RT_FP_LEN];
+  mrb_value proc; /* registered while cached */
+} cached;
+
 typedef struct worker {
   int fd;
+  cached cache[CACHE_MAX];
+  int ncache;
+  uint64_t compiles; /* sources compiled for "run" frames */
   rt_sched *s;
+  rt_vm *vm;
   rt_fibril **live; /* fibrils not yet reported finished */
   size_t nlive, cap;
   uint64_t default_cpu_ns;
@@ -38,19 +50,24 @@ static void on_call(void *ud, rt_fibril *f, const char *op, json_t *args) {
                            rt_fibril_id(f), "op", op, "args", args));
 }
 
-static json_t *finished_msg(rt_fibril *f) {
+static json_t *finished_msg(worker *w, rt_fibril *f) {
   const char *id = rt_fibril_id(f);
+  json_int_t cpu = (json_int_t)rt_fibril_cpu_ns(f);
+  json_int_t mem = (json_int_t)rt_fibril_mem_peak(f);
+  json_int_t compiles = (json_int_t)w->compiles;
   switch (rt_fibril_state_get(f)) {
   case RT_FIBRIL_DONE:
-    return json_pack("{s:s, s:s, s:O, s:I}", "t", "done", "id", id, "result",
-                     rt_fibril_result(f), "cpu_ns",
-                     (json_int_t)rt_fibril_cpu_ns(f));
+    return json_pack("{s:s, s:s, s:O, s:I, s:I, s:I}", "t", "done", "id", id,
+                     "result", rt_fibril_result(f), "cpu_ns", cpu, "mem", mem,
+                     "compiles", compiles);
   case RT_FIBRIL_FAILED:
-    return json_pack("{s:s, s:s, s:o}", "t", "failed", "id", id, "error",
-                     rt_error_json(rt_fibril_error(f)));
+    return json_pack("{s:s, s:s, s:o, s:I, s:I}", "t", "failed", "id", id,
+                     "error", rt_error_json(rt_fibril_error(f)), "cpu_ns", cpu,
+                     "mem", mem);
   case RT_FIBRIL_KILLED:
-    return json_pack("{s:s, s:s, s:s}", "t", "killed", "id", id, "reason",
-                     rt_fibril_error(f)->message);
+    return json_pack("{s:s, s:s, s:s, s:I, s:I}", "t", "killed", "id", id,
+                     "reason", rt_fibril_error(f)->message, "cpu_ns", cpu,
+                     "mem", mem);
   default:
     return NULL;
   }
@@ -61,7 +78,7 @@ static void report(worker *w) {
   size_t i = 0;
   while (i < w->nlive) {
     rt_fibril *f = w->live[i];
-    json_t *msg = finished_msg(f);
+    json_t *msg = finished_msg(w, f);
     if (!msg) {
       i++;
       continue;
@@ -78,12 +95,43 @@ static void spawn_failed(worker *w, const char *id, rt_error *err) {
   rt_error_clear(err);
 }
 
+/*
+ * The compiled proc of code: code named by its fingerprint (path, as the
+ * node sends registered code) is compiled once per worker and kept, so a
+ * spawn by fingerprint compiles nothing. The node is trusted to name code
+ * by its true fingerprint. At CACHE_MAX procs the cache starts over.
+ */
+static int proc_for(worker *w, const char *code, size_t len, const char *path,
+                    mrb_value *proc, rt_error *err) {
+  mrb_state *mrb = rt_vm_mrb(w->vm);
+  int cacheable = rt_code_fingerprint_valid(path);
+  for (int i = 0; cacheable && i < w->ncache; i++)
+    if (strcmp(w->cache[i].fp, path) == 0) {
+      *proc = w->cache[i].proc;
+      return 0;
+    }
+  if (rt_vm_compile(w->vm, code, len, path, proc, err) != 0) return -1;
+  w->compiles++;
+  if (!cacheable) return 0;
+  if (w->ncache == CACHE_MAX) {
+    for (int i = 0; i < w->ncache; i++)
+      mrb_gc_unregister(mrb, w->cache[i].proc);
+    w->ncache = 0;
+  }
+  snprintf(w->cache[w->ncache].fp, RT_FP_LEN, "%s", path);
+  w->cache[w->ncache].proc = *proc;
+  mrb_gc_register(mrb, *proc);
+  w->ncache++;
+  return 0;
+}
+
 static void on_run(worker *w, json_t *m) {
   const char *id = json_string_value(json_object_get(m, "id"));
   const char *code = json_string_value(json_object_get(m, "code"));
   const char *path = json_string_value(json_object_get(m, "path"));
   const char *fn = json_string_value(json_object_get(m, "fn"));
   json_int_t cpu_ms = json_integer_value(json_object_get(m, "cpu_ms"));
+  json_int_t mem = json_integer_value(json_object_get(m, "mem"));
   json_t *args = json_object_get(m, "args");
   rt_error err = {0};
   rt_fibril *f;
@@ -94,15 +142,44 @@ static void on_run(worker *w, json_t *m) {
     if (!live) _exit(1);
     w->live = live, w->cap = cap;
   }
-  if (rt_sched_spawn(
-          w->s, id, code, json_string_length(json_object_get(m, "code")),
-          path ? path : "(fibril)", fn, json_is_array(args) ? args : NULL,
-          cpu_ms > 0 ? (uint64_t)cpu_ms * 1000000u : w->default_cpu_ns, &f,
-          &err) != 0) {
+  mrb_state *mrb = rt_vm_mrb(w->vm);
+  int ai = mrb_gc_arena_save(mrb), rc;
+  mrb_value proc;
+  rc = proc_for(w, code, json_string_length(json_object_get(m, "code")),
+                path ? path : "(fibril)", &proc, &err);
+  if (rc == 0)
+    rc = rt_sched_spawn_proc(
+        w->s, id, proc, fn, json_is_array(args) ? args : NULL,
+        cpu_ms > 0 ? (uint64_t)cpu_ms * 1000000u : w->default_cpu_ns, &f, &err);
+  mrb_gc_arena_restore(mrb, ai);
+  if (rc != 0) {
     spawn_failed(w, id, &err);
     return;
   }
+  if (mem > 0) rt_fibril_mem_budget_set(f, (size_t)mem);
   w->live[w->nlive++] = f;
+}
+
+/* Compiles code without running it: answers "checked" with the syntax
+ * error, or null. */
+static void on_check(worker *w, json_t *m) {
+  const char *id = json_string_value(json_object_get(m, "id"));
+  json_t *code = json_object_get(m, "code");
+  const char *path = json_string_value(json_object_get(m, "path"));
+  mrb_state *mrb = rt_vm_mrb(w->vm);
+  int ai = mrb_gc_arena_save(mrb);
+  rt_error err = {0};
+  mrb_value proc;
+  if (!id || !json_is_string(code)) _exit(1);
+  if (rt_vm_compile(w->vm, json_string_value(code), json_string_length(code),
+                    path ? path : "(code)", &proc, &err) == 0)
+    send_or_die(
+        w, json_pack("{s:s, s:s, s:n}", "t", "checked", "id", id, "error"));
+  else
+    send_or_die(w, json_pack("{s:s, s:s, s:o}", "t", "checked", "id", id,
+                             "error", rt_error_json(&err)));
+  mrb_gc_arena_restore(mrb, ai);
+  rt_error_clear(&err);
 }
 
 static void on_frame(worker *w, json_t *m) {
@@ -111,6 +188,7 @@ static void on_frame(worker *w, json_t *m) {
   rt_fibril *f = id ? rt_sched_find(w->s, id) : NULL;
   rt_error err = {0};
   if (strcmp(t, "run") == 0) return on_run(w, m);
+  if (strcmp(t, "check") == 0) return on_check(w, m);
   if (!f) return; /* finished meanwhile: the node will hear of it */
   if (strcmp(t, "answer") == 0) {
     if (rt_sched_answer(w->s, f, json_object_get(m, "value"), &err) != 0 &&
@@ -137,6 +215,7 @@ void rt_worker_main(int fd, const rt_worker_limits *limits,
   if (rt_sandbox_enter(fd, &l) != 0) _exit(1);
   if (!(vm = rt_vm_new(l.vm_mem)) || !(w.s = rt_sched_new(vm, on_call, &w)))
     _exit(1);
+  w.vm = vm;
   rt_sched_board_set(w.s, board);
   send_or_die(&w, json_pack("{s:s, s:i}", "t", "hello", "pid", (int)getpid()));
   for (;;) {

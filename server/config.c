@@ -46,6 +46,8 @@ static const opt opts[] = {
     {"request-timeout", "M31_REQUEST_TIMEOUT", "S", OPT_INT,
      FIELD(request_timeout), 1, 86400,
      "longest time one request may take to arrive, seconds (default 60)"},
+    {"nuclei", "M31_NUCLEI", "N", OPT_INT, FIELD(nuclei), 0, 64,
+     "worker processes running fibrils; 0 = 2 x cores (default)"},
 };
 
 #define NOPTS (sizeof opts / sizeof *opts)

@@ -200,6 +200,13 @@ const char *reply_reason(int status);
 json_t *reply_problem_new(int status, const char *field, const char *detail);
 
 /**
+ * Keeps resp (taken) as r's answer with its status, content type (ctype, or
+ * NULL) and the headers added so far; bytes is for the access log.
+ */
+void reply_set(m31_req *r, int status, const char *ctype,
+               struct MHD_Response *resp, size_t bytes);
+
+/**
  * Queues r's answer on its connection (on the connection's thread), adding
  * Cache-Control: no-store unless set, the request id, and Connection: close
  * when the node is stopping. Returns MHD_YES or MHD_NO.

@@ -64,6 +64,11 @@ static int serve(const m31_config *cfg_in) {
     m31_log(LOG_ERROR, "%s", err);
     return 1;
   }
+  /* before any thread: the zygote forks the workers from now on */
+  if (resources_preinit(&cfg, err, sizeof err) != 0) {
+    m31_log(LOG_ERROR, "%s", err);
+    return 1;
+  }
   node_start(&cfg);
   if (resources_init(server_config(), err, sizeof err) != 0) {
     m31_log(LOG_ERROR, "%s", err);
@@ -79,6 +84,7 @@ static int serve(const m31_config *cfg_in) {
   while (sigwait(&set, &sig) != 0)
     ;
   m31_log(LOG_INFO, "stopping on %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  resources_quiesce();
   http_stop();
   resources_shutdown();
   log_stop();

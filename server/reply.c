@@ -117,8 +117,8 @@ void reply_header(m31_req *r, const char *name, const char *value) {
 }
 
 /* Keeps the response on the request; a second answer is a handler bug. */
-static void reply_set(m31_req *r, int status, const char *ctype,
-                      struct MHD_Response *resp, size_t bytes) {
+void reply_set(m31_req *r, int status, const char *ctype,
+               struct MHD_Response *resp, size_t bytes) {
   if (!resp) abort();
   if (r->resp) {
     m31_log(LOG_ERROR, "%s: answered twice (%d after %d); kept the first",

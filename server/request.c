@@ -121,7 +121,7 @@ static int json_too_deep(const char *s, size_t n, int *line, int *col) {
   return 0;
 }
 
-int req_json_or_reply(m31_req *r, json_t **out) {
+static int json_or_reply(m31_req *r, size_t flags, json_t **out) {
   json_error_t e;
   int line, col;
 
@@ -138,11 +138,19 @@ int req_json_or_reply(m31_req *r, json_t **out) {
     return -1;
   }
   *out = json_loadb(r->body ? r->body : "", r->body_len,
-                    JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+                    JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | flags, &e);
   if (!*out) {
     reply_problem(r, 400, NULL, "malformed JSON at line %d, column %d: %s",
                   e.line, e.column, e.text);
     return -1;
   }
   return 0;
+}
+
+int req_json_or_reply(m31_req *r, json_t **out) {
+  return json_or_reply(r, 0, out);
+}
+
+int req_json_value_or_reply(m31_req *r, json_t **out) {
+  return json_or_reply(r, JSON_DECODE_ANY, out);
 }

@@ -34,6 +34,7 @@ typedef struct {
   int conn_per_ip;     /* --conn-per-ip; default 64 */
   int conn_timeout;    /* --conn-timeout seconds idle; default 30 */
   int request_timeout; /* --request-timeout seconds for a whole request; 60 */
+  int nuclei;          /* --nuclei, M31_NUCLEI; worker processes; 2 x cores */
 } m31_config;
 
 /* ---------------------------------------------------------------- logging */
@@ -95,6 +96,9 @@ const char *req_body(const m31_req *r, size_t *len);
  */
 int req_json_or_reply(m31_req *r, json_t **out);
 
+/** As req_json_or_reply, but any JSON value (also 42, "x", null) is taken. */
+int req_json_value_or_reply(m31_req *r, json_t **out);
+
 /* ---------------------------------------------------------------- replies */
 
 /** Adds a response header; call before the reply. Both strings are copied. */
@@ -154,6 +158,38 @@ void req_suspend(m31_req *r, req_resume_fn fn, void *arg);
  * after: fn may run and free them at once.
  */
 void req_resume(m31_req *r);
+
+/* ---------------------------------------------------------------- streams */
+
+typedef struct m31_stream m31_stream;
+
+/**
+ * Fills up to max bytes of buf with the next part of a streamed answer, on
+ * the connection's thread. Returns the number of bytes written; 0 when
+ * there is nothing to send now: the connection is then parked (no thread
+ * held) until stream_wake(s); or -1 to end the answer.
+ */
+typedef long (*stream_pull_fn)(m31_stream *s, void *arg, char *buf, size_t max);
+
+/** Runs once when the streamed answer is over (ended, client gone, node
+ * stopping) or was never sent; frees arg. No stream_wake may follow. */
+typedef void (*stream_done_fn)(void *arg);
+
+/**
+ * Answers r with a body of unknown length (chunked) of content type ctype,
+ * made by pull as the client takes it. Instead of any other reply_*. arg
+ * belongs to the stream from now on (done frees it).
+ */
+void reply_stream(m31_req *r, int status, const char *ctype,
+                  stream_pull_fn pull, stream_done_fn done, void *arg);
+
+/**
+ * Tells a stream that pull has something to send again; callable from any
+ * thread, but only while the stream is alive: between a pull that returned
+ * 0 after starting the work that will call this, and that call (exactly
+ * once per such pull). It does not touch s after it returns.
+ */
+void stream_wake(m31_stream *s);
 
 /* ----------------------------------------------------------------- routes */
 

@@ -89,16 +89,17 @@ static int teardown(void **state) {
 static void test_results(void **state) {
   host *h = *state;
   json_t *args = json_pack("[i, i]", 20, 22);
-  assert_int_equal(
-      rt_nucleus_run(h->n, "a", "[1, 'two', 3.5, nil]", "a.rb", NULL, NULL, 0),
-      0);
+  assert_int_equal(rt_nucleus_run(h->n, "a", "[1, 'two', 3.5, nil]", "a.rb",
+                                  NULL, NULL, 0, 0),
+                   0);
   assert_int_equal(rt_nucleus_run(h->n, "b", "def add2(x, y) x + y end", "b.rb",
-                                  "add2", args, 0),
+                                  "add2", args, 0, 0),
                    0);
   assert_int_equal(rt_nucleus_run(h->n, "c", "\n raise IndexError, 'far'",
-                                  "c.rb", NULL, NULL, 0),
+                                  "c.rb", NULL, NULL, 0, 0),
                    0);
-  assert_int_equal(rt_nucleus_run(h->n, "a", "1", "x.rb", NULL, NULL, 0), -1);
+  assert_int_equal(rt_nucleus_run(h->n, "a", "1", "x.rb", NULL, NULL, 0, 0),
+                   -1);
   json_decref(args);
   assert_string_equal(wait_end(h, "a")->text, "[1,\"two\",3.5,null]");
   assert_string_equal(wait_end(h, "b")->text, "42");
@@ -114,7 +115,7 @@ static void test_system_calls(void **state) {
   const char *src = "x = M31.call('add', 1, 2) + M31.call('add', 30)\n"
                     "begin; M31.call('fail'); rescue KeyError => e; end\n"
                     "[x, e.message]";
-  assert_int_equal(rt_nucleus_run(h->n, "s", src, "s.rb", NULL, NULL, 0), 0);
+  assert_int_equal(rt_nucleus_run(h->n, "s", src, "s.rb", NULL, NULL, 0, 0), 0);
   assert_string_equal(wait_end(h, "s")->text, "[33,\"nope\"]");
   int calls = 0;
   for (int k = 0; k < h->nev; k++)
@@ -145,7 +146,8 @@ static void test_sandboxed(void **state) {
   assert_true(nproc0);
   /* the VM inside has no way out either */
   assert_int_equal(
-      rt_nucleus_run(h->n, "io", "IO.popen('id')", "io.rb", NULL, NULL, 0), 0);
+      rt_nucleus_run(h->n, "io", "IO.popen('id')", "io.rb", NULL, NULL, 0, 0),
+      0);
   assert_string_equal(wait_end(h, "io")->klass, "NameError");
 }
 
@@ -155,12 +157,15 @@ static void test_runaway_killed(void **state) {
   clock_gettime(CLOCK_MONOTONIC, &t0);
   /* a parked fibril on each worker: one shares the runaway's worker */
   assert_int_equal(
-      rt_nucleus_run(h->n, "p0", "M31.call('park')", "p.rb", NULL, NULL, 0), 0);
+      rt_nucleus_run(h->n, "p0", "M31.call('park')", "p.rb", NULL, NULL, 0, 0),
+      0);
   assert_int_equal(
-      rt_nucleus_run(h->n, "p1", "M31.call('park')", "p.rb", NULL, NULL, 0), 0);
+      rt_nucleus_run(h->n, "p1", "M31.call('park')", "p.rb", NULL, NULL, 0, 0),
+      0);
   rt_nucleus_poll(h->n, 50);
   assert_int_equal(
-      rt_nucleus_run(h->n, "spin", "loop {}", "spin.rb", NULL, NULL, 200), 0);
+      rt_nucleus_run(h->n, "spin", "loop {}", "spin.rb", NULL, NULL, 200, 0),
+      0);
   seen *s = wait_end(h, "spin");
   clock_gettime(CLOCK_MONOTONIC, &t1);
   assert_int_equal(s->kind, RT_EV_KILLED);
@@ -175,7 +180,7 @@ static void test_runaway_killed(void **state) {
             strcmp(h->ev[k].klass, "WorkerDied") == 0;
   assert_int_equal(died, 1);
   assert_int_equal(
-      rt_nucleus_run(h->n, "after", "6 * 7", "a.rb", NULL, NULL, 0), 0);
+      rt_nucleus_run(h->n, "after", "6 * 7", "a.rb", NULL, NULL, 0, 0), 0);
   assert_string_equal(wait_end(h, "after")->text, "42");
 }
 
@@ -184,9 +189,11 @@ static void test_crash_restart(void **state) {
   pid_t old0 = rt_nucleus_worker_pid(h->n, 0),
         old1 = rt_nucleus_worker_pid(h->n, 1);
   assert_int_equal(
-      rt_nucleus_run(h->n, "w0", "M31.call('park')", "p.rb", NULL, NULL, 0), 0);
+      rt_nucleus_run(h->n, "w0", "M31.call('park')", "p.rb", NULL, NULL, 0, 0),
+      0);
   assert_int_equal(
-      rt_nucleus_run(h->n, "w1", "M31.call('park')", "p.rb", NULL, NULL, 0), 0);
+      rt_nucleus_run(h->n, "w1", "M31.call('park')", "p.rb", NULL, NULL, 0, 0),
+      0);
   rt_nucleus_poll(h->n, 50);
   assert_int_equal(kill(old0, SIGSEGV), 0);
   assert_int_equal(kill(old1, SIGSEGV), 0);
@@ -199,7 +206,7 @@ static void test_crash_restart(void **state) {
   assert_true(rt_nucleus_worker_pid(h->n, 0) != old0);
   assert_true(rt_nucleus_worker_pid(h->n, 1) != old1);
   assert_int_equal(
-      rt_nucleus_run(h->n, "next", "'served'", "n.rb", NULL, NULL, 0), 0);
+      rt_nucleus_run(h->n, "next", "'served'", "n.rb", NULL, NULL, 0, 0), 0);
   assert_string_equal(wait_end(h, "next")->text, "\"served\"");
 }
 

@@ -33,6 +33,14 @@ export const TEMPLATES = [
   '/sys/info',
   '/sys/metrics',
   '/openapi.json',
+  '/code',
+  '/code/{fingerprint}',
+  '/fibrils',
+  '/fibrils/{id}',
+  '/channels',
+  '/channels/{id}',
+  '/channels/{id}/clones',
+  '/channels/{id}/close',
 ];
 
 const SCHEMA_URN = 'urn:m31:schema:';
