@@ -41,51 +41,31 @@ void sys_info(m31_req *r) {
                        (json_int_t)st.commits));
 }
 
-/* Appends to the growing text *buf of length *len. */
-static void text_printf(char **buf, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void text_printf(char **buf, size_t *len, const char *fmt, ...) {
-  va_list ap;
-  int n;
-  char *p;
-
-  va_start(ap, fmt);
-  n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  if (n < 0) return;
-  if (!(p = realloc(*buf, *len + (size_t)n + 1))) abort();
-  va_start(ap, fmt);
-  vsnprintf(p + *len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  *buf = p;
-  *len += (size_t)n;
-}
-
 static void store_metrics_write(char **buf, size_t *len) {
   store_stats st;
 
   store_stats_get(resources_store(), &st);
-  text_printf(buf, len,
-              "# HELP m31_store_operations_total Store operations: reads "
-              "(get, list, search), writes applied, synced commits.\n"
-              "# TYPE m31_store_operations_total counter\n"
-              "m31_store_operations_total{op=\"read\"} %" PRIu64 "\n"
-              "m31_store_operations_total{op=\"write\"} %" PRIu64 "\n"
-              "m31_store_operations_total{op=\"commit\"} %" PRIu64 "\n",
-              st.reads, st.writes, st.commits);
-  text_printf(buf, len,
-              "# HELP m31_store_keys_read_total LevelDB entries read by "
-              "searches.\n"
-              "# TYPE m31_store_keys_read_total counter\n"
-              "m31_store_keys_read_total %" PRIu64 "\n"
-              "# HELP m31_store_spaces Spaces in the store.\n"
-              "# TYPE m31_store_spaces gauge\n"
-              "m31_store_spaces %" PRIu64 "\n"
-              "# HELP m31_leveldb_size_bytes LevelDB's approximate size on "
-              "disk.\n"
-              "# TYPE m31_leveldb_size_bytes gauge\n"
-              "m31_leveldb_size_bytes %" PRIu64 "\n",
-              st.keys_read, st.spaces, st.disk_bytes);
+  text_appendf(buf, len,
+               "# HELP m31_store_operations_total Store operations: reads "
+               "(get, list, search), writes applied, synced commits.\n"
+               "# TYPE m31_store_operations_total counter\n"
+               "m31_store_operations_total{op=\"read\"} %" PRIu64 "\n"
+               "m31_store_operations_total{op=\"write\"} %" PRIu64 "\n"
+               "m31_store_operations_total{op=\"commit\"} %" PRIu64 "\n",
+               st.reads, st.writes, st.commits);
+  text_appendf(buf, len,
+               "# HELP m31_store_keys_read_total LevelDB entries read by "
+               "searches.\n"
+               "# TYPE m31_store_keys_read_total counter\n"
+               "m31_store_keys_read_total %" PRIu64 "\n"
+               "# HELP m31_store_spaces Spaces in the store.\n"
+               "# TYPE m31_store_spaces gauge\n"
+               "m31_store_spaces %" PRIu64 "\n"
+               "# HELP m31_leveldb_size_bytes LevelDB's approximate size on "
+               "disk.\n"
+               "# TYPE m31_leveldb_size_bytes gauge\n"
+               "m31_leveldb_size_bytes %" PRIu64 "\n",
+               st.keys_read, st.spaces, st.disk_bytes);
 }
 
 static void runtime_metrics_write(char **buf, size_t *len) {
@@ -96,20 +76,20 @@ static void runtime_metrics_write(char **buf, size_t *len) {
   int nuclei;
 
   fibrils_metrics(&compilations, counts, &nuclei);
-  text_printf(buf, len,
-              "# HELP m31_code_compilations_total Ruby sources compiled to "
-              "register them (POST /code, or POST /fibrils with new source).\n"
-              "# TYPE m31_code_compilations_total counter\n"
-              "m31_code_compilations_total %" PRIu64 "\n"
-              "# HELP m31_nuclei Worker processes running fibrils.\n"
-              "# TYPE m31_nuclei gauge\n"
-              "m31_nuclei %d\n"
-              "# HELP m31_fibrils Fibrils recorded by this node, by state.\n"
-              "# TYPE m31_fibrils gauge\n",
-              compilations, nuclei);
+  text_appendf(buf, len,
+               "# HELP m31_code_compilations_total Ruby sources compiled to "
+               "register them (POST /code, or POST /fibrils with new source).\n"
+               "# TYPE m31_code_compilations_total counter\n"
+               "m31_code_compilations_total %" PRIu64 "\n"
+               "# HELP m31_nuclei Worker processes running fibrils.\n"
+               "# TYPE m31_nuclei gauge\n"
+               "m31_nuclei %d\n"
+               "# HELP m31_fibrils Fibrils recorded by this node, by state.\n"
+               "# TYPE m31_fibrils gauge\n",
+               compilations, nuclei);
   for (int i = 0; i < 6; i++)
-    text_printf(buf, len, "m31_fibrils{state=\"%s\"} %zu\n", states[i],
-                counts[i]);
+    text_appendf(buf, len, "m31_fibrils{state=\"%s\"} %zu\n", states[i],
+                 counts[i]);
 }
 
 void sys_metrics(m31_req *r) {

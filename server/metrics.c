@@ -105,9 +105,7 @@ void metrics_reset(void) {
   pthread_mutex_unlock(&lock);
 }
 
-static void buf_printf(char **buf, size_t *len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void buf_printf(char **buf, size_t *len, const char *fmt, ...) {
+void text_appendf(char **buf, size_t *len, const char *fmt, ...) {
   va_list ap;
   int n;
   char *p;
@@ -127,52 +125,52 @@ static void buf_printf(char **buf, size_t *len, const char *fmt, ...) {
 
 /* Needs the lock. */
 static void do_write_counts(char **buf, size_t *len) {
-  buf_printf(buf, len,
-             "# HELP m31_http_requests_total HTTP requests answered, by "
-             "route, method and status.\n"
-             "# TYPE m31_http_requests_total counter\n");
+  text_appendf(buf, len,
+               "# HELP m31_http_requests_total HTTP requests answered, by "
+               "route, method and status.\n"
+               "# TYPE m31_http_requests_total counter\n");
   for (size_t i = 0; i < ntable; i++)
     for (int j = 0; j < table[i].nstatuses; j++)
-      buf_printf(buf, len,
-                 "m31_http_requests_total{route=\"%s\",method=\"%s\","
-                 "status=\"%d\"} %llu\n",
-                 table[i].route, table[i].method, table[i].statuses[j].status,
-                 (unsigned long long)table[i].statuses[j].n);
-  buf_printf(buf, len,
-             "# HELP m31_http_requests_aborted_total Requests that ended "
-             "without an answer from the node (closed, refused by the "
-             "parser, or timed out).\n"
-             "# TYPE m31_http_requests_aborted_total counter\n"
-             "m31_http_requests_aborted_total %llu\n",
-             (unsigned long long)aborted);
+      text_appendf(buf, len,
+                   "m31_http_requests_total{route=\"%s\",method=\"%s\","
+                   "status=\"%d\"} %llu\n",
+                   table[i].route, table[i].method, table[i].statuses[j].status,
+                   (unsigned long long)table[i].statuses[j].n);
+  text_appendf(buf, len,
+               "# HELP m31_http_requests_aborted_total Requests that ended "
+               "without an answer from the node (closed, refused by the "
+               "parser, or timed out).\n"
+               "# TYPE m31_http_requests_aborted_total counter\n"
+               "m31_http_requests_aborted_total %llu\n",
+               (unsigned long long)aborted);
 }
 
 /* Needs the lock. */
 static void do_write_histogram(char **buf, size_t *len) {
-  buf_printf(buf, len,
-             "# HELP m31_http_request_duration_seconds Time from the request "
-             "line to the end of the answer.\n"
-             "# TYPE m31_http_request_duration_seconds histogram\n");
+  text_appendf(buf, len,
+               "# HELP m31_http_request_duration_seconds Time from the request "
+               "line to the end of the answer.\n"
+               "# TYPE m31_http_request_duration_seconds histogram\n");
   for (size_t i = 0; i < ntable; i++) {
     const series *s = &table[i];
     uint64_t cum = 0;
     for (size_t b = 0; b < NBUCKETS; b++) {
       cum += s->bucket[b];
-      buf_printf(buf, len,
-                 "m31_http_request_duration_seconds_bucket{route=\"%s\","
-                 "method=\"%s\",le=\"%g\"} %llu\n",
-                 s->route, s->method, buckets[b], (unsigned long long)cum);
+      text_appendf(buf, len,
+                   "m31_http_request_duration_seconds_bucket{route=\"%s\","
+                   "method=\"%s\",le=\"%g\"} %llu\n",
+                   s->route, s->method, buckets[b], (unsigned long long)cum);
     }
-    buf_printf(buf, len,
-               "m31_http_request_duration_seconds_bucket{route=\"%s\","
-               "method=\"%s\",le=\"+Inf\"} %llu\n"
-               "m31_http_request_duration_seconds_sum{route=\"%s\","
-               "method=\"%s\"} %.6f\n"
-               "m31_http_request_duration_seconds_count{route=\"%s\","
-               "method=\"%s\"} %llu\n",
-               s->route, s->method, (unsigned long long)s->count, s->route,
-               s->method, s->sum, s->route, s->method,
-               (unsigned long long)s->count);
+    text_appendf(buf, len,
+                 "m31_http_request_duration_seconds_bucket{route=\"%s\","
+                 "method=\"%s\",le=\"+Inf\"} %llu\n"
+                 "m31_http_request_duration_seconds_sum{route=\"%s\","
+                 "method=\"%s\"} %.6f\n"
+                 "m31_http_request_duration_seconds_count{route=\"%s\","
+                 "method=\"%s\"} %llu\n",
+                 s->route, s->method, (unsigned long long)s->count, s->route,
+                 s->method, s->sum, s->route, s->method,
+                 (unsigned long long)s->count);
   }
 }
 

@@ -221,6 +221,14 @@ extern const route m31_routes[];
  */
 void server_metrics_write(char **buf, size_t *len);
 
+/**
+ * Appends printf-formatted text to the malloc'ed string *buf of length *len
+ * (reallocating it; *buf may start NULL with *len 0). Aborts when memory
+ * runs out.
+ */
+void text_appendf(char **buf, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /** Seconds since the node started. */
 double server_uptime(void);
 
