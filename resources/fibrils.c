@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FIB_LIMIT_DEFAULT 100
@@ -31,7 +32,7 @@
 #define FIB_CPU_MS_MAX 3600000
 #define FIB_MEM_MIN 65536
 
-typedef enum cmd_kind { CMD_CHECK, CMD_RUN, CMD_KILL } cmd_kind;
+typedef enum cmd_kind { CMD_CHECK, CMD_RUN, CMD_KILL, CMD_ANSWER } cmd_kind;
 
 /* A command for the nucleus thread. A CHECK belongs to a parked request
  * and is freed by its resume function; RUN and KILL by the thread. */
@@ -46,7 +47,8 @@ struct fib_cmd {
   char *fn;     /* RUN: owned, or NULL */
   json_t *args; /* RUN: owned */
   uint64_t cpu_ms, mem;
-  json_t *ids; /* KILL: owned array of fibril ids */
+  json_t *ids;   /* KILL: owned array of fibril ids */
+  json_t *value; /* ANSWER: owned, what the fibril's fs call answers */
   /* CHECK: what the resume function answers */
   m31_req *req;
   int ok;       /* 1 compiles, 0 SyntaxError, -1 no worker */
@@ -69,6 +71,7 @@ static struct {
   fib_cmd *checks; /* in flight on a worker (nucleus thread only) */
   unsigned long check_seq;
   _Atomic uint64_t compilations;
+  _Atomic long fs_pending; /* fs calls the store has not answered yet */
   int nuclei;
 } rt = {.wake = {-1, -1}};
 
@@ -83,6 +86,7 @@ static void cmd_free(fib_cmd *c) {
   free(c->fn);
   json_decref(c->args);
   json_decref(c->ids);
+  json_decref(c->value);
   rt_error_clear(&c->err);
   free(c);
 }
@@ -99,6 +103,28 @@ static void cmd_push(fib_cmd *c) {
   pthread_mutex_unlock(&rt.lock);
   while (write(rt.wake[1], &b, 1) < 0 && errno == EINTR)
     ;
+}
+
+/* ------------------------------------------------------------ fs calls */
+
+/* The completion of an fs call (runtime/prelude/fs.rb, resources/
+ * fibril_fs.c): on the nucleus thread for reads, on the store's writer
+ * thread after a durable write. It only queues the answer for the nucleus
+ * thread, which owns the nucleus. */
+static void fs_answered(void *ud, json_t *value) {
+  fib_cmd *c = ud;
+  c->value = value;
+  cmd_push(c);
+  atomic_fetch_sub(&rt.fs_pending, 1);
+}
+
+static void fs_syscall(const char *id, const char *op, json_t *args) {
+  fib_cmd *c = calloc(1, sizeof *c);
+  if (!c) abort();
+  c->kind = CMD_ANSWER;
+  snprintf(c->id, sizeof c->id, "%s", id);
+  atomic_fetch_add(&rt.fs_pending, 1);
+  fsc_call(resources_store(), op, args, fs_answered, c);
 }
 
 /* ----------------------------------------------------- the nucleus thread */
@@ -140,6 +166,9 @@ static void on_event(void *host, const rt_event *ev) {
       m31_log(LOG_DEBUG, "fibril %s: %s", ev->id,
               json_string_value(json_array_get(ev->args, 0)));
       rt_nucleus_answer(rt.nucleus, ev->id, NULL);
+    } else if (strncmp(ev->op, "fs.", 3) == 0) {
+      fs_syscall(ev->id, ev->op + 3, ev->args); /* answered by CMD_ANSWER */
+      break;
     } else {
       rt_nucleus_raise(rt.nucleus, ev->id, "NotImplementedError",
                        "no such system call in this node");
@@ -185,6 +214,10 @@ static void cmd_run(fib_cmd *c) {
       rt_error_set(&e, "WorkerDied", "no worker could take the fibril");
       rt_table_finish(rt.table, c->id, RT_FIBRIL_FAILED, NULL, &e, 0, 0);
     }
+    break;
+  case CMD_ANSWER: /* a fibril killed meanwhile is no longer answered */
+    if (rt_nucleus_answer(rt.nucleus, c->id, c->value) == 0)
+      rt_table_state_set(rt.table, c->id, RT_FIBRIL_RUNNING);
     break;
   case CMD_KILL:
     for (size_t i = 0; i < json_array_size(c->ids); i++) {
@@ -275,6 +308,19 @@ void fibrils_shutdown(void) {
       ;
     pthread_join(rt.thread, NULL);
     rt.running = 0;
+    /* fs writes still in the store answer into the queue: wait for them,
+     * then drop what no thread will run */
+    while (atomic_load(&rt.fs_pending) > 0) {
+      struct timespec ts = {0, 1000000};
+      nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&rt.lock);
+    for (fib_cmd *c = rt.head, *next; c; c = next) {
+      next = c->next;
+      if (c->kind != CMD_CHECK) cmd_free(c); /* a CHECK is its request's */
+    }
+    rt.head = rt.tail = NULL;
+    pthread_mutex_unlock(&rt.lock);
   }
   rt_nucleus_free(rt.nucleus);
   rt_zygote_free(rt.zygote);

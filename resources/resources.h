@@ -126,4 +126,41 @@ void channel_delete(m31_req *r);
 void channel_clone(m31_req *r);
 void channel_close(m31_req *r);
 
+/* ------------------------------------------ fs inside fibrils (fibril_fs.c) */
+
+/**
+ * Receives the answer of an fs call: value (taken) is {"ok": V} or
+ * {"error": {"code", "field", "message"}}. Runs exactly once: on the
+ * caller's thread before fsc_call returns (reads, bad arguments), or on the
+ * store's writer thread once a write is durable (so it must not block).
+ */
+typedef void (*fsc_done_fn)(void *ud, json_t *value);
+
+/**
+ * Runs fs call op ("add_space", "put", "get", "invoke", "search",
+ * "delete"; see runtime/prelude/fs.rb) with args (a JSON array, borrowed)
+ * on store s, answering through done(ud, ...).
+ */
+void fsc_call(store *s, const char *op, const json_t *args, fsc_done_fn done,
+              void *ud);
+
+/** {"error": {...}} for e (refcount: new). */
+json_t *fsc_error(const store_err *e);
+/** {"ok": value} (value taken; NULL is null). */
+json_t *fsc_ok(json_t *value);
+
+/**
+ * The URI text of an equality condition's value (String, Integer, Float,
+ * true/false) into buf; -1 for another type or when it does not fit.
+ */
+int fsc_pred_text(const json_t *v, char *buf, size_t len);
+
+/**
+ * Splits record rec of a space whose key attribute is keyname into its key
+ * (*key, borrowed from rec) and a patch body {"attrs": {the rest}} (*body,
+ * new). -1 with err when rec is not an object or lacks a String key.
+ */
+int fsc_invoke_split(const char *keyname, const json_t *rec, const char **key,
+                     json_t **body, store_err *err);
+
 #endif

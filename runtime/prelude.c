@@ -8,8 +8,11 @@
 
 extern const char m31_prelude_sys[];
 extern const unsigned long m31_prelude_sys_len;
+extern const char m31_prelude_fs[];
+extern const unsigned long m31_prelude_fs_len;
 
 const rt_prelude_file rt_prelude_files[] = {
     {"<m31>/prelude/sys.rb", m31_prelude_sys, &m31_prelude_sys_len},
+    {"<m31>/prelude/fs.rb", m31_prelude_fs, &m31_prelude_fs_len},
     {0, 0, 0},
 };

@@ -119,6 +119,29 @@ static void test_eval_allowed(void **state) {
   rt_error_clear(&err);
 }
 
+/* The fs prelude: type names, Int.incr and StoreError (calls need a fibril). */
+static void test_fs_prelude(void **state) {
+  rt_error err = {0};
+  assert_string_equal(ev(*state, "[Int.incr, Int.incr(3)]", &err),
+                      "[{\"$incr\":1},{\"$incr\":3}]");
+  assert_string_equal(
+      ev(*state,
+         "[Int, Integer, Float, String, Bool, Bytes, Array, List, Hash, Map, "
+         "Any, 'Int', :Float].map { |t| M31.type_name(t) }",
+         &err),
+      "[\"Int\",\"Int\",\"Float\",\"String\",\"Bool\",\"Bytes\","
+      "\"List\",\"List\",\"Map\",\"Map\",\"Any\",\"Int\",\"Float\"]");
+  assert_string_equal(ev(*state, "M31.type_name(Object)", &err), "!TypeError");
+  assert_string_equal(
+      ev(*state,
+         "e = M31::StoreError.new('bad', 'attrs.freq', 'invalid'); "
+         "[e.message, e.field, e.code, e.is_a?(StandardError)]",
+         &err),
+      "[\"bad\",\"attrs.freq\",\"invalid\",true]");
+  assert_string_equal(ev(*state, "fs.get('w', 'pi')", &err), "!FiberError");
+  rt_error_clear(&err);
+}
+
 static void test_syntax_error(void **state) {
   rt_error err = {0};
   assert_string_equal(ev(*state, "def (", &err), "!SyntaxError");
@@ -179,6 +202,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_syntax_error, setup, teardown),
       cmocka_unit_test_setup_teardown(test_exception_backtrace, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_fs_prelude, setup, teardown),
       cmocka_unit_test(test_memory_budget),
       cmocka_unit_test(test_budget_too_small),
   };
