@@ -1,39 +1,30 @@
 // /channels: one-way typed FIFOs over HTTP. Each end is a URI; POST sends,
 // GET receives (long-poll with ?wait=, or text/event-stream).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { problem, sleep, startNode, status } from './lib/node.mjs';
-import { checkParts, client } from './lib/contract.mjs';
+import { checkParts, useNode } from './lib/contract.mjs';
 
 const run = promisify(execFile);
 
-let node;
-let api;
-before(async () => {
-  node = await startNode();
-  api = client(node.base);
-});
-after(async () => {
-  api?.verify();
-  await node?.stop();
-});
+const ctx = useNode();
 
 async function create(spec) {
-  const r = await api.req('POST', '/channels', { json: spec });
+  const r = await ctx.api.req('POST', '/channels', { json: spec });
   status(r, 201);
   return r.body;
 }
 
-const send = (uri, value, q = '') => api.req('POST', uri + q, { json: value });
-const recv = (uri, q = '', opts = {}) => api.req('GET', uri + q, opts);
-const info = async (uri) => (await api.req('GET', `${uri}?info`)).body;
+const send = (uri, value, q = '') => ctx.api.req('POST', uri + q, { json: value });
+const recv = (uri, q = '', opts = {}) => ctx.api.req('GET', uri + q, opts);
+const info = async (uri) => (await ctx.api.req('GET', `${uri}?info`)).body;
 
 /** Opens an event stream; events() yields parsed events as they come. */
 async function stream(uri, q = '') {
   const ctl = new AbortController();
-  const res = await fetch(node.base + uri + q, {
+  const res = await fetch(ctx.node.base + uri + q, {
     headers: { Accept: 'text/event-stream' }, signal: ctl.signal,
   });
   const reader = res.body.getReader();
@@ -96,7 +87,7 @@ test('POST /channels makes a channel with two ends; send then receive', async ()
   assert.equal(r.headers.get('m31-message-seq'), '1');
   status(await recv(c.recv), 204);
   status(await send(c.send, 8), 200);
-  status(await api.req('HEAD', c.recv, {}, { contract: false }), 200); // HEAD takes nothing
+  status(await ctx.api.req('HEAD', c.recv, {}, { contract: false }), 200); // HEAD takes nothing
   assert.equal((await recv(c.recv)).body, 8);
   const rb = await send(c.send, 7, '?fmt=ruby');
   assert.match(rb.text, /seq/);
@@ -105,7 +96,7 @@ test('POST /channels makes a channel with two ends; send then receive', async ()
 });
 
 test('defaults: async with capacity 16; Location is the receive end', async () => {
-  const r = await api.req('POST', '/channels', { json: { type: 'Any' } });
+  const r = await ctx.api.req('POST', '/channels', { json: { type: 'Any' } });
   status(r, 201);
   assert.equal(r.body.mode, 'async');
   assert.equal(r.body.capacity, 16);
@@ -164,7 +155,7 @@ test('an event stream carries messages in order, with ids, until closed', async 
     seen.push([Number(ev.id), JSON.parse(ev.data)]);
   }
   assert.deepEqual(seen, [[1, 'a'], [2, 'b'], [3, 'c'], [4, 'd']]);
-  status(await api.req('POST', `${c.send}/close`), 200);
+  status(await ctx.api.req('POST', `${c.send}/close`), 200);
   const end = await s.event();
   assert.equal(end.event, 'close');
   assert.deepEqual(JSON.parse(end.data), { reason: 'closed' });
@@ -234,17 +225,17 @@ test('sync: a send completes only when a receiver takes it', async () => {
   await sleep(100);
   status(await send(c.send, 6), 200);
   assert.equal((await poll).body, 6);
-  problem(await api.req('POST', '/channels', { json: { type: 'Int', mode: 'sync', capacity: 3 } }), 422, 'capacity');
+  problem(await ctx.api.req('POST', '/channels', { json: { type: 'Int', mode: 'sync', capacity: 3 } }), 422, 'capacity');
 });
 
 test('close: receivers drain, then 410; a closed end answers 410', async () => {
   const c = await create({ type: 'Int' });
   status(await send(c.send, 1), 200);
-  const cl = await api.req('POST', `${c.send}/close`);
+  const cl = await ctx.api.req('POST', `${c.send}/close`);
   status(cl, 200);
   assert.equal(cl.body.closed, true);
   assert.equal(cl.body.send_open, 0);
-  status(await api.req('POST', `${c.send}/close`), 200); // idempotent
+  status(await ctx.api.req('POST', `${c.send}/close`), 200); // idempotent
   problem(await send(c.send, 2), 410);
   assert.equal((await recv(c.recv)).body, 1);
   problem(await recv(c.recv), 410);
@@ -253,14 +244,14 @@ test('close: receivers drain, then 410; a closed end answers 410', async () => {
   const d = await create({ type: 'Int' });
   const poll = recv(d.recv, '?wait=10');
   await sleep(100);
-  status(await api.req('POST', `${d.send}/close`), 200);
+  status(await ctx.api.req('POST', `${d.send}/close`), 200);
   problem(await poll, 410);
   // no receive end open: senders get 410
   const e = await create({ type: 'Int' });
-  status(await api.req('POST', `${e.recv}/close`), 200);
+  status(await ctx.api.req('POST', `${e.recv}/close`), 200);
   problem(await send(e.send, 1), 410);
   problem(await recv(e.recv), 410);
-  const es = await fetch(node.base + e.recv, { headers: { Accept: 'text/event-stream' } });
+  const es = await fetch(ctx.node.base + e.recv, { headers: { Accept: 'text/event-stream' } });
   assert.equal(es.status, 410);
   assert.match(es.headers.get('content-type'), /^application\/problem\+json/);
   await es.text();
@@ -268,76 +259,76 @@ test('close: receivers drain, then 410; a closed end answers 410', async () => {
 
 test('clones share the channel; the channel closes with its last send end', async () => {
   const c = await create({ type: 'Int', capacity: 10 });
-  const cs = await api.req('POST', `${c.send}/clones`);
+  const cs = await ctx.api.req('POST', `${c.send}/clones`);
   status(cs, 201);
   assert.equal(cs.body.end, 'send');
   assert.equal(cs.headers.get('location'), cs.body.uri);
   assert.equal(cs.body.send.length, 2);
-  const cr = await api.req('POST', `${c.recv}/clones`);
+  const cr = await ctx.api.req('POST', `${c.recv}/clones`);
   status(cr, 201);
   assert.equal(cr.body.end, 'recv');
   status(await send(c.send, 1), 200);
   status(await send(cs.body.uri, 2), 200);
   assert.equal((await recv(cr.body.uri)).body, 1);
   assert.equal((await recv(c.recv)).body, 2);
-  status(await api.req('POST', `${c.send}/close`), 200);
-  problem(await api.req('POST', `${c.send}/clones`), 410);
+  status(await ctx.api.req('POST', `${c.send}/close`), 200);
+  problem(await ctx.api.req('POST', `${c.send}/clones`), 410);
   status(await send(cs.body.uri, 3), 200); // the clone is still open
-  status(await api.req('DELETE', cs.body.uri), 204);
+  status(await ctx.api.req('DELETE', cs.body.uri), 204);
   assert.equal((await recv(c.recv)).body, 3);
   problem(await recv(cr.body.uri), 410);
 });
 
 test('DELETE removes an end; the channel goes with its last end', async () => {
   const c = await create({ type: 'Int' });
-  const before = (await api.req('GET', '/channels?limit=1000')).body.items.length;
-  status(await api.req('DELETE', c.send), 204);
-  problem(await api.req('DELETE', c.send), 404);
+  const before = (await ctx.api.req('GET', '/channels?limit=1000')).body.items.length;
+  status(await ctx.api.req('DELETE', c.send), 204);
+  problem(await ctx.api.req('DELETE', c.send), 404);
   problem(await send(c.send, 1), 404);
   problem(await recv(c.recv), 410);
-  status(await api.req('DELETE', c.recv), 204);
+  status(await ctx.api.req('DELETE', c.recv), 204);
   problem(await recv(c.recv), 404);
-  const afterList = (await api.req('GET', '/channels?limit=1000')).body.items;
+  const afterList = (await ctx.api.req('GET', '/channels?limit=1000')).body.items;
   assert.equal(afterList.length, before - 1);
   assert.ok(!afterList.some((x) => x.recv.includes(c.recv)));
 });
 
 test('GET /channels lists channels in pages', async () => {
   for (let i = 0; i < 3; i++) await create({ type: 'Int' });
-  const all = (await api.req('GET', '/channels?limit=1000')).body.items;
+  const all = (await ctx.api.req('GET', '/channels?limit=1000')).body.items;
   assert.ok(all.length >= 3);
   const seen = [];
   let cursor = null;
   do {
-    const r = await api.req('GET', `/channels?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const r = await ctx.api.req('GET', `/channels?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
     status(r, 200);
     assert.ok(r.body.items.length <= 2);
     seen.push(...r.body.items.map((x) => x.channel));
     cursor = r.body.next;
   } while (cursor);
   assert.deepEqual(seen, all.map((x) => x.channel));
-  problem(await api.req('GET', '/channels?cursor=nope'), 400, 'cursor');
-  problem(await api.req('GET', '/channels?limit=0'), 400, 'limit');
+  problem(await ctx.api.req('GET', '/channels?cursor=nope'), 400, 'cursor');
+  problem(await ctx.api.req('GET', '/channels?limit=0'), 400, 'limit');
 });
 
 test('bad input is a problem and changes nothing', async () => {
-  const n0 = (await api.req('GET', '/channels?limit=1000')).body.items.length;
-  problem(await api.req('POST', '/channels', { json: { type: 'Integer' } }), 422, 'type');
-  problem(await api.req('POST', '/channels', { json: { type: { a: 'Nope' } } }), 422, 'type');
-  problem(await api.req('POST', '/channels', { json: {} }), 422, 'type');
-  problem(await api.req('POST', '/channels', { json: { type: 'Int', mode: 'fast' } }), 422, 'mode');
-  problem(await api.req('POST', '/channels', { json: { type: 'Int', capacity: 0 } }), 422, 'capacity');
-  problem(await api.req('POST', '/channels', { json: { type: 'Int', capacity: -1 } }), 422, 'capacity');
-  problem(await api.req('POST', '/channels', { json: { type: 'Int', colour: 1 } }), 422, 'colour');
-  problem(await api.req('POST', '/channels', { body: '{', headers: { 'Content-Type': 'application/json' } }), 400);
-  problem(await api.req('POST', '/channels', { body: '{}', headers: { 'Content-Type': 'text/plain' } }), 415);
-  assert.equal((await api.req('GET', '/channels?limit=1000')).body.items.length, n0);
+  const n0 = (await ctx.api.req('GET', '/channels?limit=1000')).body.items.length;
+  problem(await ctx.api.req('POST', '/channels', { json: { type: 'Integer' } }), 422, 'type');
+  problem(await ctx.api.req('POST', '/channels', { json: { type: { a: 'Nope' } } }), 422, 'type');
+  problem(await ctx.api.req('POST', '/channels', { json: {} }), 422, 'type');
+  problem(await ctx.api.req('POST', '/channels', { json: { type: 'Int', mode: 'fast' } }), 422, 'mode');
+  problem(await ctx.api.req('POST', '/channels', { json: { type: 'Int', capacity: 0 } }), 422, 'capacity');
+  problem(await ctx.api.req('POST', '/channels', { json: { type: 'Int', capacity: -1 } }), 422, 'capacity');
+  problem(await ctx.api.req('POST', '/channels', { json: { type: 'Int', colour: 1 } }), 422, 'colour');
+  problem(await ctx.api.req('POST', '/channels', { body: '{', headers: { 'Content-Type': 'application/json' } }), 400);
+  problem(await ctx.api.req('POST', '/channels', { body: '{}', headers: { 'Content-Type': 'text/plain' } }), 415);
+  assert.equal((await ctx.api.req('GET', '/channels?limit=1000')).body.items.length, n0);
 
   const c = await create({ type: 'Int' });
-  problem(await api.req('POST', c.send, { body: '1 2', headers: { 'Content-Type': 'application/json' } }), 400);
-  problem(await api.req('POST', c.send, { body: '1', headers: { 'Content-Type': 'text/plain' } }), 415);
-  problem(await api.req('POST', c.send, { body: '{"a":1,"a":2}', headers: { 'Content-Type': 'application/json' } }), 400);
-  problem(await api.req('POST', c.send, { body: '['.repeat(100) + ']'.repeat(100), headers: { 'Content-Type': 'application/json' } }), 400);
+  problem(await ctx.api.req('POST', c.send, { body: '1 2', headers: { 'Content-Type': 'application/json' } }), 400);
+  problem(await ctx.api.req('POST', c.send, { body: '1', headers: { 'Content-Type': 'text/plain' } }), 415);
+  problem(await ctx.api.req('POST', c.send, { body: '{"a":1,"a":2}', headers: { 'Content-Type': 'application/json' } }), 400);
+  problem(await ctx.api.req('POST', c.send, { body: '['.repeat(100) + ']'.repeat(100), headers: { 'Content-Type': 'application/json' } }), 400);
   problem(await send(c.send, 1, '?wait=-1'), 400, 'wait');
   problem(await send(c.send, 1, '?wait=61'), 400, 'wait');
   problem(await recv(c.recv, '?wait=abc'), 400, 'wait');
@@ -346,29 +337,29 @@ test('bad input is a problem and changes nothing', async () => {
   assert.equal((await info(c.recv)).queued, 0);
   problem(await recv('/channels/nope'), 404);
   problem(await send('/channels/nope', 1), 404);
-  problem(await api.req('GET', '/channels/nope?info'), 404);
-  problem(await api.req('POST', '/channels/nope/clones'), 404);
-  problem(await api.req('POST', '/channels/nope/close'), 404);
-  problem(await api.req('DELETE', '/channels/nope'), 404);
-  problem(await api.req('PUT', c.send, { json: 1 }), 405);
+  problem(await ctx.api.req('GET', '/channels/nope?info'), 404);
+  problem(await ctx.api.req('POST', '/channels/nope/clones'), 404);
+  problem(await ctx.api.req('POST', '/channels/nope/close'), 404);
+  problem(await ctx.api.req('DELETE', '/channels/nope'), 404);
+  problem(await ctx.api.req('PUT', c.send, { json: 1 }), 405);
 });
 
 test('curl on both ends', async () => {
   const c = await create({ type: 'Map', capacity: 4 });
-  const poll = run('curl', ['-sS', '-w', '\n%{http_code}', `${node.base}${c.recv}?wait=10`]);
+  const poll = run('curl', ['-sS', '-w', '\n%{http_code}', `${ctx.node.base}${c.recv}?wait=10`]);
   await sleep(200);
   const s = await run('curl', ['-sS', '-w', '\n%{http_code}', '-X', 'POST', '-H', 'Content-Type: application/json',
-    '-d', '{"hello":"world"}', node.base + c.send]);
+    '-d', '{"hello":"world"}', ctx.node.base + c.send]);
   assert.equal(s.stdout.trim().split('\n').pop(), '200');
   const [body, code] = (await poll).stdout.trim().split('\n');
   assert.equal(code, '200');
   assert.deepEqual(JSON.parse(body), { hello: 'world' });
   // curl -N reads the event stream as it comes
-  const sse = run('curl', ['-sSN', '-H', 'Accept: text/event-stream', node.base + c.recv], { timeout: 10000 });
+  const sse = run('curl', ['-sSN', '-H', 'Accept: text/event-stream', ctx.node.base + c.recv], { timeout: 10000 });
   await sleep(200);
   for (const v of [{ a: 1 }, { a: 2 }]) status(await send(c.send, v), 200);
   await sleep(100);
-  status(await api.req('POST', `${c.send}/close`), 200);
+  status(await ctx.api.req('POST', `${c.send}/close`), 200);
   const out = (await sse).stdout;
   assert.match(out, /id: \d+\nevent: message\ndata: \{"a":1\}\n\nid: \d+\nevent: message\ndata: \{"a":2\}\n\n/);
   assert.match(out, /event: close\n/);
@@ -379,7 +370,7 @@ test('clients that leave during a long-poll or a stream free everything', async 
   const polls = [];
   for (let i = 0; i < 5; i++) {
     const ctl = new AbortController();
-    polls.push(fetch(`${node.base}${c.recv}?wait=1`, { signal: ctl.signal }).catch(() => null));
+    polls.push(fetch(`${ctx.node.base}${c.recv}?wait=1`, { signal: ctl.signal }).catch(() => null));
     setTimeout(() => ctl.abort(), 100);
   }
   const streams = [];
@@ -392,7 +383,7 @@ test('clients that leave during a long-poll or a stream free everything', async 
   await sleep(3500);
   status(await send(c.send, 1), 200);
   status(await recv(c.recv, '?wait=1'), 200);
-  const h = await api.req('GET', '/sys/health');
+  const h = await ctx.api.req('GET', '/sys/health');
   status(h, 200);
 });
 

@@ -1,28 +1,16 @@
 // /code: Ruby source registered by SHA-256 fingerprint, compiled once.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { problem, startNode, status } from './lib/node.mjs';
-import { client } from './lib/contract.mjs';
+import { problem, status } from './lib/node.mjs';
+import { useNode } from './lib/contract.mjs';
 
-let node;
-let api;
-before(async () => {
-  node = await startNode({ args: ['--nuclei', '2'] });
-  api = client(node.base);
-});
-after(async () => {
-  try {
-    api?.verify();
-  } finally {
-    await node?.stop(); // also when the contract check fails
-  }
-});
+const ctx = useNode({ args: ['--nuclei', '2'] });
 
 const fp = (s) => `sha256:${createHash('sha256').update(s, 'utf8').digest('hex')}`;
 
 async function compilations() {
-  const r = await api.req('GET', '/sys/metrics');
+  const r = await ctx.api.req('GET', '/sys/metrics');
   status(r, 200);
   const m = /^m31_code_compilations_total (\d+)$/m.exec(r.text);
   assert.ok(m, 'm31_code_compilations_total is in /sys/metrics');
@@ -31,18 +19,18 @@ async function compilations() {
 
 test('POST /code registers by fingerprint: 201 with Location, then 200', async () => {
   const src = 'def main(a, b) a * b end';
-  const r = await api.req('POST', '/code', { json: { source: src } });
+  const r = await ctx.api.req('POST', '/code', { json: { source: src } });
   status(r, 201);
   assert.equal(r.body.fingerprint, fp(src));
   assert.equal(r.body.size, Buffer.byteLength(src));
   assert.equal(r.body.uri, `/code/${fp(src)}`);
   assert.equal(r.headers.get('location'), r.body.uri);
   const c0 = await compilations();
-  const again = await api.req('POST', '/code', { json: { source: src } });
+  const again = await ctx.api.req('POST', '/code', { json: { source: src } });
   status(again, 200);
   assert.deepEqual(again.body, r.body);
   assert.equal(await compilations(), c0, 'a known fingerprint is not compiled again');
-  const g = await api.req('GET', r.body.uri);
+  const g = await ctx.api.req('GET', r.body.uri);
   status(g, 200);
   assert.equal(g.body.source, src);
   assert.equal(g.body.fingerprint, fp(src));
@@ -50,7 +38,7 @@ test('POST /code registers by fingerprint: 201 with Location, then 200', async (
 
 test('POST /code takes text/x-ruby too', async () => {
   const src = "def hello(n)\n  \"hi #{n}\"\nend\n";
-  const r = await api.req('POST', '/code', { body: src, headers: { 'Content-Type': 'text/x-ruby' } });
+  const r = await ctx.api.req('POST', '/code', { body: src, headers: { 'Content-Type': 'text/x-ruby' } });
   status(r, 201);
   assert.equal(r.body.fingerprint, fp(src));
 });
@@ -58,27 +46,27 @@ test('POST /code takes text/x-ruby too', async () => {
 test('a syntax error is 422 with its line and message, and registers nothing', async () => {
   const src = 'x = 1\ny = [1, 2\ndef z; end\n';
   const c0 = await compilations();
-  const r = await api.req('POST', '/code', { json: { source: src } });
+  const r = await ctx.api.req('POST', '/code', { json: { source: src } });
   const p = problem(r, 422, 'source');
   assert.equal(typeof p.line, 'number');
   assert.ok(p.line >= 2, `line ${p.line}`);
   assert.match(p.detail, /line \d+: .*syntax error/);
-  status(await api.req('GET', `/code/${fp(src)}`), 404);
+  status(await ctx.api.req('GET', `/code/${fp(src)}`), 404);
   assert.equal(await compilations(), c0, 'a failed compile is not counted');
 });
 
 test('bad POST /code bodies are 4xx problems', async () => {
-  problem(await api.req('POST', '/code', { json: {} }), 422, 'source');
-  problem(await api.req('POST', '/code', { json: { source: 5 } }), 422, 'source');
-  problem(await api.req('POST', '/code', { json: { source: '' } }), 422, 'source');
-  problem(await api.req('POST', '/code', { json: { source: '1', extra: 1 } }), 422, 'extra');
-  problem(await api.req('POST', '/code', { json: [1] }), 400);
-  problem(await api.req('POST', '/code', { body: '{"source": ', headers: { 'Content-Type': 'application/json' } }), 400);
-  problem(await api.req('POST', '/code', { body: 'puts 1', headers: { 'Content-Type': 'text/plain' } }), 415);
+  problem(await ctx.api.req('POST', '/code', { json: {} }), 422, 'source');
+  problem(await ctx.api.req('POST', '/code', { json: { source: 5 } }), 422, 'source');
+  problem(await ctx.api.req('POST', '/code', { json: { source: '' } }), 422, 'source');
+  problem(await ctx.api.req('POST', '/code', { json: { source: '1', extra: 1 } }), 422, 'extra');
+  problem(await ctx.api.req('POST', '/code', { json: [1] }), 400);
+  problem(await ctx.api.req('POST', '/code', { body: '{"source": ', headers: { 'Content-Type': 'application/json' } }), 400);
+  problem(await ctx.api.req('POST', '/code', { body: 'puts 1', headers: { 'Content-Type': 'text/plain' } }), 415);
 });
 
 test('GET /code/{fingerprint}: 404 unknown, 400 malformed', async () => {
-  problem(await api.req('GET', `/code/sha256:${'0'.repeat(64)}`), 404);
-  problem(await api.req('GET', '/code/sha256:xyz'), 400, 'fingerprint');
-  problem(await api.req('GET', `/code/md5:${'0'.repeat(32)}`), 400, 'fingerprint');
+  problem(await ctx.api.req('GET', `/code/sha256:${'0'.repeat(64)}`), 404);
+  problem(await ctx.api.req('GET', '/code/sha256:xyz'), 400, 'fingerprint');
+  problem(await ctx.api.req('GET', `/code/md5:${'0'.repeat(32)}`), 400, 'fingerprint');
 });

@@ -1,29 +1,17 @@
 // /fibrils: Ruby run in fibrils on sandboxed worker processes — results,
 // failures, budgets, a crashed worker, kills, listing, bad input, escapes.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { problem, sleep, startNode, status } from './lib/node.mjs';
-import { client } from './lib/contract.mjs';
+import { problem, sleep, status } from './lib/node.mjs';
+import { useNode } from './lib/contract.mjs';
 
-let node;
-let api;
-before(async () => {
-  node = await startNode({ args: ['--nuclei', '2'] });
-  api = client(node.base);
-});
-after(async () => {
-  try {
-    api?.verify();
-  } finally {
-    await node?.stop(); // also when the contract check fails
-  }
-});
+const ctx = useNode({ args: ['--nuclei', '2'] });
 
 const FINAL = new Set(['done', 'failed', 'killed']);
 
 async function spawn(body) {
-  const r = await api.req('POST', '/fibrils', { json: body });
+  const r = await ctx.api.req('POST', '/fibrils', { json: body });
   status(r, 201);
   assert.equal(r.headers.get('location'), `/fibrils/${r.body.id}`);
   assert.equal(r.body.uri, `/fibrils/${r.body.id}`);
@@ -33,7 +21,7 @@ async function spawn(body) {
 async function settle(id, ms = 15_000) {
   const end = Date.now() + ms;
   for (;;) {
-    const r = await api.req('GET', `/fibrils/${id}`);
+    const r = await ctx.api.req('GET', `/fibrils/${id}`);
     status(r, 200);
     if (FINAL.has(r.body.state)) return r.body;
     assert.ok(Date.now() < end, `fibril ${id} still ${r.body.state} after ${ms} ms`);
@@ -44,7 +32,7 @@ async function settle(id, ms = 15_000) {
 async function waitState(id, state, ms = 10_000) {
   const end = Date.now() + ms;
   for (;;) {
-    const r = await api.req('GET', `/fibrils/${id}`);
+    const r = await ctx.api.req('GET', `/fibrils/${id}`);
     if (r.body.state === state) return r.body;
     assert.ok(Date.now() < end, `fibril ${id} never ${state} (is ${r.body.state})`);
     await sleep(20);
@@ -54,12 +42,12 @@ async function waitState(id, state, ms = 10_000) {
 const run = async (body) => settle((await spawn(body)).id);
 
 async function compilations() {
-  const r = await api.req('GET', '/sys/metrics');
+  const r = await ctx.api.req('GET', '/sys/metrics');
   return Number(/^m31_code_compilations_total (\d+)$/m.exec(r.text)[1]);
 }
 
 async function healthy() {
-  const r = await api.req('GET', '/sys/health');
+  const r = await ctx.api.req('GET', '/sys/health');
   status(r, 200);
   const f = await run({ code: '6 * 7' });
   assert.equal(f.state, 'done');
@@ -100,7 +88,7 @@ test('spawn runs fn(*args) and answers its result', async () => {
   assert.ok(Number.isInteger(f.cpu_ms) && Number.isInteger(f.memory_bytes));
   assert.ok(f.memory_bytes > 0);
   assert.ok(f.ended >= f.created);
-  const info = await api.req('GET', '/sys/info');
+  const info = await ctx.api.req('GET', '/sys/info');
   assert.equal(f.node, info.body.node);
   assert.ok(f.id.startsWith(`${info.body.node}-`));
 });
@@ -145,7 +133,7 @@ test('a worker killed with SIGSEGV is replaced; its fibrils fail with a reason',
   const f0 = await spawn({ code: 'loop {}', budget: { cpu_ms: 60_000 } });
   await waitState(f0.id, 'running');
   await sleep(100); // it is in its turn now
-  const before = descendants(node.pid);
+  const before = descendants(ctx.node.pid);
   assert.ok(before.length >= 3, `zygote and 2 workers under the node: ${before}`);
   // the workers are the zygote's children: every descendant but the zygote
   const zygote = before[0];
@@ -156,14 +144,14 @@ test('a worker killed with SIGSEGV is replaced; its fibrils fail with a reason',
   assert.equal(f.error.class, 'WorkerDied');
   assert.match(f.error.message, /signal 11/);
   await healthy();
-  const after = descendants(node.pid);
+  const after = descendants(ctx.node.pid);
   assert.equal(after.length, before.length, 'as many workers as before');
   for (const p of workers) assert.ok(!after.includes(p), 'the dead workers are gone');
 });
 
 test('spawning by fingerprint sends no source and compiles nothing', async () => {
   const src = 'def main(n) (1..n).reduce(:+) end';
-  const reg = await api.req('POST', '/code', { json: { source: src } });
+  const reg = await ctx.api.req('POST', '/code', { json: { source: src } });
   assert.ok(reg.status === 201 || reg.status === 200);
   const c0 = await compilations();
   for (const n of [10, 100, 1000]) {
@@ -181,35 +169,35 @@ test('spawning by fingerprint sends no source and compiles nothing', async () =>
 test('parents, children, ?parent= and DELETE of a tree', async () => {
   const p = await spawn({ code: 'loop {}', budget: { cpu_ms: 60_000 } });
   const c = await spawn({ code: 'loop {}', parent: p.id, budget: { cpu_ms: 60_000 } });
-  const gp = await api.req('GET', `/fibrils/${p.id}`);
+  const gp = await ctx.api.req('GET', `/fibrils/${p.id}`);
   assert.deepEqual(gp.body.children, [c.id]);
-  assert.equal((await api.req('GET', `/fibrils/${c.id}`)).body.parent, p.id);
-  const kids = await api.req('GET', `/fibrils?parent=${encodeURIComponent(p.id)}`);
+  assert.equal((await ctx.api.req('GET', `/fibrils/${c.id}`)).body.parent, p.id);
+  const kids = await ctx.api.req('GET', `/fibrils?parent=${encodeURIComponent(p.id)}`);
   status(kids, 200);
   assert.deepEqual(kids.body.items.map((x) => x.id), [c.id]);
-  const d = await api.req('DELETE', `/fibrils/${p.id}`);
+  const d = await ctx.api.req('DELETE', `/fibrils/${p.id}`);
   status(d, 204);
   for (const id of [p.id, c.id]) {
     const f = await settle(id);
     assert.equal(f.state, 'killed');
     assert.equal(f.reason, 'killed by DELETE');
   }
-  problem(await api.req('DELETE', '/fibrils/nosuch-1'), 404);
-  problem(await api.req('GET', '/fibrils/nosuch-1'), 404);
+  problem(await ctx.api.req('DELETE', '/fibrils/nosuch-1'), 404);
+  problem(await ctx.api.req('GET', '/fibrils/nosuch-1'), 404);
   await healthy();
 });
 
 test('GET /fibrils filters by state and pages with limit and cursor', async () => {
   const ids = [];
   for (let i = 0; i < 5; i++) ids.push((await run({ code: `${i}` })).id);
-  const done = await api.req('GET', '/fibrils?state=done&limit=1000');
+  const done = await ctx.api.req('GET', '/fibrils?state=done&limit=1000');
   status(done, 200);
   for (const id of ids) assert.ok(done.body.items.some((x) => x.id === id));
   assert.ok(done.body.items.every((x) => x.state === 'done'));
   const seen = [];
   let cursor = null;
   for (let i = 0; i < 100; i++) {
-    const r = await api.req('GET', `/fibrils?state=done&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+    const r = await ctx.api.req('GET', `/fibrils?state=done&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
     status(r, 200);
     assert.ok(r.body.items.length <= 2);
     seen.push(...r.body.items.map((x) => x.id));
@@ -217,15 +205,15 @@ test('GET /fibrils filters by state and pages with limit and cursor', async () =
     if (!cursor) break;
   }
   assert.deepEqual(seen, done.body.items.map((x) => x.id));
-  problem(await api.req('GET', '/fibrils?state=sleepy'), 400, 'state');
-  problem(await api.req('GET', '/fibrils?limit=0'), 400, 'limit');
-  problem(await api.req('GET', '/fibrils?cursor=abc'), 400, 'cursor');
-  const none = await api.req('GET', '/fibrils?parent=nosuch-1');
+  problem(await ctx.api.req('GET', '/fibrils?state=sleepy'), 400, 'state');
+  problem(await ctx.api.req('GET', '/fibrils?limit=0'), 400, 'limit');
+  problem(await ctx.api.req('GET', '/fibrils?cursor=abc'), 400, 'cursor');
+  const none = await ctx.api.req('GET', '/fibrils?parent=nosuch-1');
   assert.deepEqual(none.body.items, []);
 });
 
 test('bad input is a 4xx problem and spawns nothing', async () => {
-  const count = async () => (await api.req('GET', '/fibrils?limit=1000')).body.items.length;
+  const count = async () => (await ctx.api.req('GET', '/fibrils?limit=1000')).body.items.length;
   const n0 = await count();
   const bad = [
     [{}, 422, 'code'],
@@ -246,14 +234,14 @@ test('bad input is a 4xx problem and spawns nothing', async () => {
     [{ code: `sha256:${'ab'.repeat(32)}` }, 404, 'code'],
   ];
   for (const [body, st, field] of bad) {
-    problem(await api.req('POST', '/fibrils', { json: body }), st, field);
+    problem(await ctx.api.req('POST', '/fibrils', { json: body }), st, field);
   }
-  const syn = problem(await api.req('POST', '/fibrils', { json: { code: 'def x(\n' } }), 422, 'code');
+  const syn = problem(await ctx.api.req('POST', '/fibrils', { json: { code: 'def x(\n' } }), 422, 'code');
   assert.ok(Number.isInteger(syn.line));
-  problem(await api.req('POST', '/fibrils', { json: [1] }), 400);
-  problem(await api.req('POST', '/fibrils', { body: '{', headers: { 'Content-Type': 'application/json' } }), 400);
-  problem(await api.req('POST', '/fibrils', { body: 'x', headers: { 'Content-Type': 'text/plain' } }), 415);
-  problem(await api.req('PUT', '/fibrils'), 405);
+  problem(await ctx.api.req('POST', '/fibrils', { json: [1] }), 400);
+  problem(await ctx.api.req('POST', '/fibrils', { body: '{', headers: { 'Content-Type': 'application/json' } }), 400);
+  problem(await ctx.api.req('POST', '/fibrils', { body: 'x', headers: { 'Content-Type': 'text/plain' } }), 415);
+  problem(await ctx.api.req('PUT', '/fibrils'), 405);
   assert.equal(await count(), n0, 'nothing was spawned');
 });
 

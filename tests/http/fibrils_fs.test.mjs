@@ -2,33 +2,21 @@
 // searches and deletes through the store; store errors raise
 // M31::StoreError; a fibril killed at its CPU budget leaves exactly the
 // invokes it completed.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep, startNode, status } from './lib/node.mjs';
-import { client } from './lib/contract.mjs';
+import { sleep, status } from './lib/node.mjs';
+import { useNode } from './lib/contract.mjs';
 
-let node;
-let api;
-before(async () => {
-  node = await startNode({ args: ['--nuclei', '2'] });
-  api = client(node.base);
-});
-after(async () => {
-  try {
-    api?.verify();
-  } finally {
-    await node?.stop();
-  }
-});
+const ctx = useNode({ args: ['--nuclei', '2'] });
 
 const FINAL = new Set(['done', 'failed', 'killed']);
 
 async function run(body, ms = 30_000) {
-  const r = await api.req('POST', '/fibrils', { json: body });
+  const r = await ctx.api.req('POST', '/fibrils', { json: body });
   status(r, 201);
   const end = Date.now() + ms;
   for (;;) {
-    const g = await api.req('GET', `/fibrils/${r.body.id}`);
+    const g = await ctx.api.req('GET', `/fibrils/${r.body.id}`);
     status(g, 200);
     if (FINAL.has(g.body.state)) return g.body;
     assert.ok(Date.now() < end, `fibril still ${g.body.state}`);
@@ -54,10 +42,10 @@ test('a fibril makes a space, puts and gets; HTTP sees the same objects', async 
   }));
   assert.deepEqual(result, ['isbn', { title: 'String', pages: 'Int', price: 'Float', tags: 'List' }, true, 1,
     { title: 'Dune', pages: 412, price: 9.5, tags: ['sf'] }, { shelf: 3 }, null]);
-  const r = await api.req('GET', '/fs/fb_books/42');
+  const r = await ctx.api.req('GET', '/fs/fb_books/42');
   status(r, 200);
   assert.deepEqual(r.body.attrs, { title: 'Dune', pages: 412, price: 9.5, tags: ['sf'] });
-  const sp = await api.req('GET', '/fs/fb_books?schema');
+  const sp = await ctx.api.req('GET', '/fs/fb_books?schema');
   status(sp, 200);
   assert.equal(sp.body.key, 'isbn');
 });
@@ -74,13 +62,13 @@ test('Int.incr from many fibrils gives exact counts over HTTP', async () => {
   `;
   const fibs = [];
   for (let i = 0; i < 4; i++) {
-    const r = await api.req('POST', '/fibrils', { json: { code, fn: 'count', args: [['pi', 'e', 'tau'], 25] } });
+    const r = await ctx.api.req('POST', '/fibrils', { json: { code, fn: 'count', args: [['pi', 'e', 'tau'], 25] } });
     status(r, 201);
     fibs.push(r.body.id);
   }
   for (const id of fibs) {
     for (;;) {
-      const g = await api.req('GET', `/fibrils/${id}`);
+      const g = await ctx.api.req('GET', `/fibrils/${id}`);
       if (FINAL.has(g.body.state)) {
         assert.equal(done(g.body), true);
         break;
@@ -89,7 +77,7 @@ test('Int.incr from many fibrils gives exact counts over HTTP', async () => {
     }
   }
   for (const [w, n] of [['pi', 4 * 25 + 4 * 10], ['e', 100], ['tau', 100]]) {
-    const r = await api.req('GET', `/fs/fb_words/${w}`);
+    const r = await ctx.api.req('GET', `/fs/fb_words/${w}`);
     status(r, 200);
     assert.equal(r.body.attrs.freq, n, w);
     assert.equal(r.body.attrs.len, w.length);
@@ -113,7 +101,7 @@ test('fs.search finds by key and by attribute; fs.delete removes', async () => {
     `,
   }));
   assert.deepEqual(result, [[['pi', 3]], [], ['pi', 'pu'], ['pu'], true, false, null]);
-  status(await api.req('GET', '/fs/fb_find/po'), 404);
+  status(await ctx.api.req('GET', '/fs/fb_find/po'), 404);
 });
 
 test('a store error raises M31::StoreError, which the fibril can rescue', async () => {
@@ -147,7 +135,7 @@ test('a store error raises M31::StoreError, which the fibril can rescue', async 
   }));
   assert.deepEqual(result, [['M31::StoreError', 'attrs.freq', 'invalid', true], 'attrs.freq',
     ['M31::StoreError', 'space'], 'conflict', null]);
-  status(await api.req('GET', '/fs/fb_err/x'), 404);
+  status(await ctx.api.req('GET', '/fs/fb_err/x'), 404);
   // an unrescued store error fails the fibril with that class
   const f = await run({ code: 'fs.put("fb_err", "y", attrs: {nope: 1})' });
   assert.equal(f.state, 'failed');
@@ -162,7 +150,7 @@ test('a fibril killed at its CPU budget leaves exactly the invokes it completed'
   });
   assert.equal(k.state, 'killed');
   assert.equal(k.reason, 'cpu budget exceeded');
-  let r = await api.req('GET', '/fs/fb_kill/w');
+  let r = await ctx.api.req('GET', '/fs/fb_kill/w');
   status(r, 200);
   assert.equal(r.body.attrs.freq, 7);
   // invokes until the budget stops it: the count then never moves again
@@ -171,12 +159,12 @@ test('a fibril killed at its CPU budget leaves exactly the invokes it completed'
     budget: { cpu_ms: 150 },
   });
   assert.equal(k2.state, 'killed');
-  r = await api.req('GET', '/fs/fb_kill/v');
+  r = await ctx.api.req('GET', '/fs/fb_kill/v');
   status(r, 200);
   const seen = r.body.attrs.freq;
   assert.ok(seen >= 1);
   await sleep(300);
-  r = await api.req('GET', '/fs/fb_kill/v');
+  r = await ctx.api.req('GET', '/fs/fb_kill/v');
   assert.equal(r.body.attrs.freq, seen);
   assert.equal(r.body.version, seen);
 });

@@ -13,12 +13,13 @@
 // test file can check them all at once at its end (verify()), keeping the
 // other tests independent of the contract's state.
 
+import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { REPO, req, rawReq } from './node.mjs';
+import { REPO, req, rawReq, startNode } from './node.mjs';
 
 export const OPENAPI_JSON = join(REPO, 'openapi/openapi.json');
 
@@ -283,4 +284,26 @@ export function client(base) {
       }
     },
   };
+}
+
+/**
+ * Gives a test file its own fresh node (started before its tests) and a
+ * recording client for it. After the file, every recorded answer is checked
+ * against the contract and the node is stopped, also when that check fails.
+ * Returns { node, api }, filled in by the time the tests run.
+ */
+export function useNode(opts) {
+  const ctx = { node: null, api: null };
+  before(async () => {
+    ctx.node = await startNode(opts);
+    ctx.api = client(ctx.node.base);
+  });
+  after(async () => {
+    try {
+      ctx.api?.verify();
+    } finally {
+      await ctx.node?.stop();
+    }
+  });
+  return ctx;
 }
