@@ -3,7 +3,7 @@
 # Builds: build/ (optimised) and build-san/ (ASan+UBSan), chosen with SAN=1.
 
 CC      ?= gcc
-PKGS    := libmicrohttpd jansson libcurl
+PKGS    := libmicrohttpd jansson libcurl libzip libedit
 SAN     ?= 0
 ifeq ($(SAN),1)
 BUILD   := build-san
@@ -22,17 +22,20 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lleveldb \
            /usr/lib/libmruby.a -lseccomp -lpthread -lm
 LDFLAGS := $(filter -fsanitize=%,$(OPT))
 
-LIB_SRC  := $(wildcard server/*.c resources/*.c store/*.c runtime/*.c)
+LIB_SRC  := $(wildcard server/*.c resources/*.c store/*.c runtime/*.c util/*.c \
+              cli/*.c)
 LIB_SRC  := $(filter-out server/main.c,$(LIB_SRC))
 PRELUDE  := $(wildcard runtime/prelude/*.rb)
+WEB      := $(sort $(wildcard web/*))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/openapi_json.o \
-            $(PRELUDE:runtime/prelude/%.rb=$(BUILD)/gen/prelude_%.o)
+            $(PRELUDE:runtime/prelude/%.rb=$(BUILD)/gen/prelude_%.o) \
+            $(BUILD)/gen/web_assets.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PORT ?= 8031
 
-.PHONY: all deps run test unit e2e e2e-san fault fault-san openapi-check bench clean fmt fmt-check san
+.PHONY: all deps run test unit e2e e2e-san fault fault-san openapi-check bench clean fmt fmt-check san wordfreq
 
 all: $(BUILD)/m31
 
@@ -66,6 +69,13 @@ $(BUILD)/gen/openapi_json.c: openapi/openapi.json scripts/embed.sh
 $(BUILD)/gen/prelude_%.c: runtime/prelude/%.rb scripts/embed.sh
 	@mkdir -p $(dir $@)
 	scripts/embed.sh m31_prelude_$* $< > $@
+
+# The browser console (web/*, served by resources/web.c): one table of
+# {name, content type, ETag, bytes}. The folder is a prerequisite so that
+# removing a file rebuilds the table.
+$(BUILD)/gen/web_assets.c: web $(WEB) scripts/embed-web.sh scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-web.sh $(WEB) > $@
 
 $(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c -o $@ $<
@@ -104,8 +114,30 @@ test: deps
 	@$(MAKE) --no-print-directory fmt-check all unit openapi-check e2e fault
 	@$(MAKE) --no-print-directory SAN=1 all unit e2e-san
 
-bench: deps all
-	tests/bench/run.sh
+# tests/bench/run.sh builds bare_mhd and load_space itself; these helpers
+# need the build's flags (mruby's) or erlc, so make builds them.
+BENCH_BIN := $(BUILD)/bench/runtime_switch $(BUILD)/bench/http_seq \
+             $(BUILD)/bench/spawn_erlang.beam
+
+$(BUILD)/bench/runtime_switch: tests/bench/runtime_switch.c $(BUILD)/libm31.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libm31.a $(LDLIBS)
+
+$(BUILD)/bench/http_seq: tests/bench/http_seq.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lpthread
+
+$(BUILD)/bench/spawn_erlang.beam: tests/bench/spawn_erlang.erl
+	@mkdir -p $(dir $@)
+	erlc -o $(dir $@) $<
+
+bench: deps all $(BENCH_BIN)
+	M31_BUILD=$(abspath $(BUILD)) tests/bench/run.sh
+
+# The word-frequency example (examples/wordfreq/): Figure 2 of the paper
+# over a generated corpus; WORDFREQ_SIZE sets its size (default 4M).
+wordfreq: all
+	BUILD=$(BUILD) M31_BIN=$(abspath $(BUILD)/m31) examples/wordfreq/run.sh
 
 fmt:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -116,4 +148,4 @@ fmt-check:
 clean:
 	rm -rf build build-san
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

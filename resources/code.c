@@ -2,9 +2,13 @@
  * code.c — /code: Ruby source registered by its SHA-256 fingerprint.
  *
  * POST /code compiles the source once, on a worker (the node itself never
- * runs the mruby compiler on user text), and keeps it in the registry
- * (runtime/code.c, in memory) under "sha256:<hex>"; a spawn by that
- * fingerprint then sends the stored text and compiles nothing here.
+ * runs the mruby compiler on user text), writes it to the store (a blob
+ * "code"/"sha256:<hex>", store/keys.h) and only then, once it is durable,
+ * puts it in the registry (runtime/code.c, in memory) and answers 201. The
+ * registry is a cache of the store: a lookup that misses it (after a
+ * restart) reads the store and fills it back (code_source_get). Whatever
+ * is in the store compiled when it was registered, so it is never
+ * compiled again; a spawn by fingerprint sends the stored text.
  */
 #include "resources/resources.h"
 #include "runtime/runtime.h"
@@ -14,10 +18,16 @@
 #include <string.h>
 #include <strings.h>
 
+#define CODE_NS "code" /* the store's blob namespace of registered code */
+
+/* A POST /code parked while its source compiles and is written. */
 typedef struct code_wait {
+  m31_req *r;
   char *src;
   size_t len;
-  fib_cmd *check;
+  char fp[RT_FP_LEN];
+  fib_cmd *check; /* NULL when the source compiled before (in the registry) */
+  store_result stored; /* the blob put's result; .rc -1 until it ran */
 } code_wait;
 
 void code_syntax_reply(m31_req *r, const char *field, const char *message) {
@@ -57,29 +67,95 @@ static void code_reply(m31_req *r, int status, const char *fp, size_t len) {
                        (json_int_t)len, "uri", uri));
 }
 
-static void code_checked(fib_cmd *c, void *arg) {
-  code_wait *w = arg;
-  w->check = c;
-  req_resume(fib_cmd_req(c));
+/* The store's completion of the blob put, on its writer thread: keep the
+ * result, wake the request. */
+static void code_stored(void *ud, store_result *res) {
+  code_wait *w = ud;
+  w->stored = *res;
+  res->out = NULL;
+  req_resume(w->r);
 }
 
-static void code_resume(m31_req *r, void *arg) {
+/* Writes the source to the store; code_stored resumes the request. Touches
+ * w no more after the call. */
+static void code_persist(code_wait *w) {
+  store_blob_put_async(resources_store(), CODE_NS, w->fp, w->src, w->len,
+                       code_stored, w);
+}
+
+/* On the nucleus thread: source that compiled is made durable before the
+ * answer; a failed check answers at once. */
+static void code_checked(fib_cmd *c, void *arg) {
   code_wait *w = arg;
   const rt_error *err;
-  int ok = fib_cmd_result(w->check, &err), created;
+  w->check = c;
+  if (fib_cmd_result(c, &err) == 1)
+    code_persist(w);
+  else
+    req_resume(w->r);
+}
+
+/* Back on a pool thread: registers what is now durable, answers. */
+static void code_resume(m31_req *r, void *arg) {
+  code_wait *w = arg;
+  const rt_error *err = NULL;
+  int ok = w->check ? fib_cmd_result(w->check, &err) : 1, created;
   char fp[RT_FP_LEN];
-  if (ok == 1) {
+  if (ok == 0) {
+    code_syntax_reply(r, "source", err->message);
+  } else if (ok < 0) {
+    reply_problem(r, 503, NULL, "%s", err->message);
+  } else if (w->stored.rc != 0) {
+    reply_problem(r, 503, NULL, "cannot store the code: %s",
+                  w->stored.err.detail);
+  } else {
     if (rt_code_reg_put(fibrils_codes(), w->src, w->len, fp, &created) != 0)
       abort();
     code_reply(r, created ? 201 : 200, fp, w->len);
-  } else if (ok == 0) {
-    code_syntax_reply(r, "source", err->message);
-  } else {
-    reply_problem(r, 503, NULL, "%s", err->message);
   }
   fib_cmd_free(w->check);
   free(w->src);
   free(w);
+}
+
+/* The stored source of fp, checked against its fingerprint: 1 with *src
+ * (malloc'ed, NUL-terminated), 0 when absent, -1 when unreadable (logged). */
+static int code_load(const char *fp, char **src, size_t *len) {
+  store_err err = {0};
+  char got[RT_FP_LEN];
+  if (store_blob_get(resources_store(), CODE_NS, fp, src, len, &err) != 0) {
+    if (err.code == STORE_NOT_FOUND) return 0;
+    m31_log(LOG_ERROR, "cannot read code %s from the store: %s", fp,
+            err.detail);
+    return -1;
+  }
+  rt_code_fingerprint(*src, *len, got);
+  if (strcmp(got, fp) != 0) {
+    m31_log(LOG_ERROR, "the stored code %s does not match its fingerprint", fp);
+    free(*src);
+    *src = NULL;
+    return -1;
+  }
+  return 1;
+}
+
+/* Puts source read back from the store into the registry as is: it
+ * compiled when it was registered. src is copied. */
+static void code_remember(const char *src, size_t len) {
+  char fp[RT_FP_LEN];
+  int created;
+  if (rt_code_reg_put(fibrils_codes(), src, len, fp, &created) != 0) abort();
+}
+
+char *code_source_get(const char *fp, size_t *len) {
+  char *src;
+  size_t n;
+  if ((src = rt_code_reg_get(fibrils_codes(), fp, len)) ||
+      !rt_code_fingerprint_valid(fp) || code_load(fp, &src, &n) != 1)
+    return src;
+  code_remember(src, n);
+  if (len) *len = n;
+  return src;
 }
 
 /* The source of a POST /code: text/x-ruby as is, or {"source": "..."}. */
@@ -129,20 +205,35 @@ static int source_or_reply(m31_req *r, char **src, size_t *len) {
 }
 
 void code_create(m31_req *r) {
-  char *src, fp[RT_FP_LEN], *known;
-  size_t len;
+  char *src, fp[RT_FP_LEN], *known = NULL;
+  size_t len, known_len;
   code_wait *w;
   if (source_or_reply(r, &src, &len) != 0) return;
   rt_code_fingerprint(src, len, fp);
-  if ((known = rt_code_reg_get(fibrils_codes(), fp, NULL))) {
+  switch (code_load(fp, &known, &known_len)) {
+  case 1: /* durable already: nothing to compile or write */
+    code_remember(known, known_len);
     free(known);
     free(src);
     code_reply(r, 200, fp, len);
     return;
+  case -1:
+    free(src);
+    reply_problem(r, 503, NULL, "cannot read the code store");
+    return;
   }
   if (!(w = calloc(1, sizeof *w))) abort();
+  w->r = r;
   w->src = src, w->len = len;
+  memcpy(w->fp, fp, RT_FP_LEN);
+  w->stored.rc = -1;
   req_suspend(r, code_resume, w);
+  /* compiled before but not durable (a spawn registered it): only write */
+  if ((known = rt_code_reg_get(fibrils_codes(), fp, NULL))) {
+    free(known);
+    code_persist(w);
+    return;
+  }
   fibrils_check_submit(r, src, len, code_checked, w);
 }
 
@@ -155,7 +246,7 @@ void code_get(m31_req *r) {
                   "a fingerprint is sha256: and 64 lower-case hex digits");
     return;
   }
-  if (!(src = rt_code_reg_get(fibrils_codes(), fp, &len))) {
+  if (!(src = code_source_get(fp, &len))) {
     reply_problem(r, 404, NULL, "no code is registered as %s", fp);
     return;
   }

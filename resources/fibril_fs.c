@@ -178,6 +178,37 @@ static void call_invoke(store *s, const char *space, json_t *rec,
   json_decref(schema);
 }
 
+/* fs.incr_many [space, keyattr, {key: {attr: n, ...}, ...}]: the combined
+ * increments of one fibril (runtime/prelude/fs.rb), applied as one store
+ * operation; answers {"applied": N}. */
+static void call_incr_many(store *s, const char *space, const char *keyattr,
+                           json_t *recs, fsc_done_fn done, void *ud) {
+  json_t *schema, *patches, *rec, *v;
+  store_err e = {0};
+  const char *keyname = space_key(s, space, &schema, &e), *key, *a;
+  if (!keyname) {
+    done(ud, fsc_error(&e));
+    return;
+  }
+  if (!keyattr || strcmp(keyattr, keyname) != 0 || !json_is_object(recs)) {
+    fail(done, ud, STORE_INVALID, keyattr ? keyattr : "",
+         "the record names no key attribute of the space");
+    json_decref(schema);
+    return;
+  }
+  patches = json_object();
+  json_object_foreach(recs, key, rec) {
+    json_t *attrs = json_object();
+    json_object_foreach(rec, a, v) {
+      json_object_set_new(attrs, a, json_pack("{s:O}", "$incr", v));
+    }
+    json_object_set_new(patches, key, json_pack("{s:o}", "attrs", attrs));
+  }
+  store_object_patch_many_async(s, space, patches, written, wctx_new(done, ud));
+  json_decref(patches);
+  json_decref(schema);
+}
+
 /* 1 when every condition of conds other than skip holds on obj's attrs. */
 static int matches(const json_t *obj, const json_t *conds, const char *skip) {
   json_t *attrs = json_object_get(obj, "attrs"), *v;
@@ -294,6 +325,21 @@ void fsc_call(store *s, const char *op, const json_t *args, fsc_done_fn done,
     call_get(s, a0, a1, done, ud);
   } else if (strcmp(op, "invoke") == 0 && n == 2) {
     call_invoke(s, a0, j1, done, ud);
+  } else if (strcmp(op, "versions") == 0 && n == 3 && a1) {
+    json_t *out;
+    const char *branch = json_string_value(j2);
+    if (store_versions_list(s, a0, a1, branch, &out, &e) == 0)
+      done(ud, fsc_ok(out));
+    else
+      done(ud, fsc_error(&e));
+  } else if (strcmp(op, "branches") == 0 && n == 2 && a1) {
+    json_t *out;
+    if (store_branch_list(s, a0, a1, &out, &e) == 0)
+      done(ud, fsc_ok(out));
+    else
+      done(ud, fsc_error(&e));
+  } else if (strcmp(op, "incr_many") == 0 && n == 3) {
+    call_incr_many(s, a0, a1, j2, done, ud);
   } else if (strcmp(op, "search") == 0 && n == 2) {
     call_search(s, a0, j1, done, ud);
   } else if (strcmp(op, "delete") == 0 && n == 2 && a1) {

@@ -31,8 +31,18 @@
 #define FIB_LIMIT_MAX 1000
 #define FIB_CPU_MS_MAX 3600000
 #define FIB_MEM_MIN 65536
+#define FIB_PAIR_CAPACITY 64 /* messages each spawn channel queues */
+#define FIB_CLIENT_ENDS_TTL                                                    \
+  600 /* seconds an HTTP client's ends outlive                                 \
+         the fibril */
 
-typedef enum cmd_kind { CMD_CHECK, CMD_RUN, CMD_KILL, CMD_ANSWER } cmd_kind;
+typedef enum cmd_kind {
+  CMD_CHECK,
+  CMD_RUN,
+  CMD_KILL,
+  CMD_ANSWER,
+  CMD_CALL
+} cmd_kind;
 
 /* A command for the nucleus thread. A CHECK belongs to a parked request
  * and is freed by its resume function; RUN and KILL by the thread. */
@@ -49,6 +59,10 @@ struct fib_cmd {
   uint64_t cpu_ms, mem;
   json_t *ids;   /* KILL: owned array of fibril ids */
   json_t *value; /* ANSWER: owned, what the fibril's fs call answers */
+  json_t *ctx;   /* RUN: owned, the fibril's context (its PARENT ends) */
+  char session[RT_ID_MAX]; /* RUN: the session it runs in, or "" */
+  void (*call)(void *);    /* CALL: runs call(call_arg) */
+  void *call_arg;
   /* CHECK: what the resume function answers */
   m31_req *req;
   int ok;       /* 1 compiles, 0 SyntaxError, -1 no worker */
@@ -87,6 +101,7 @@ static void cmd_free(fib_cmd *c) {
   json_decref(c->args);
   json_decref(c->ids);
   json_decref(c->value);
+  json_decref(c->ctx);
   rt_error_clear(&c->err);
   free(c);
 }
@@ -118,13 +133,67 @@ static void fs_answered(void *ud, json_t *value) {
   atomic_fetch_sub(&rt.fs_pending, 1);
 }
 
-static void fs_syscall(const char *id, const char *op, json_t *args) {
+/* A CMD_ANSWER for fibril id's system call, to pass to fs_answered. */
+static fib_cmd *ticket_new(const char *id) {
   fib_cmd *c = calloc(1, sizeof *c);
   if (!c) abort();
   c->kind = CMD_ANSWER;
   snprintf(c->id, sizeof c->id, "%s", id);
   atomic_fetch_add(&rt.fs_pending, 1);
-  fsc_call(resources_store(), op, args, fs_answered, c);
+  return c;
+}
+
+static void fs_syscall(const char *id, const char *op, json_t *args) {
+  fsc_call(resources_store(), op, args, fs_answered, ticket_new(id));
+}
+
+static void chan_syscall(const char *id, const char *op, json_t *args) {
+  fsys_chan_call(resources_channels(), id, op, args, fs_answered,
+                 ticket_new(id));
+}
+
+/* http.* (resources/fibril_http.c): answered from the http thread. */
+static void http_syscall(const char *id, const char *op, json_t *args) {
+  fhttp_call(op, args, fs_answered, ticket_new(id));
+}
+
+static void sys_spawn(const char *parent, json_t *args);
+
+/* sys.* calls the nucleus thread answers itself. 0 when answered. */
+static int sys_syscall(const char *id, const char *op, json_t *args) {
+  if (strcmp(op, "spawn") == 0) {
+    sys_spawn(id, args);
+    return 0;
+  }
+  if (strcmp(op, "code") == 0) { /* sys.load: registered source by fp */
+    const char *fp = json_string_value(json_array_get(args, 0));
+    size_t len;
+    char *src =
+        fp && rt_code_fingerprint_valid(fp) ? code_source_get(fp, &len) : NULL;
+    if (!src) {
+      rt_nucleus_raise(rt.nucleus, id, "ArgumentError",
+                       "no code is registered under that fingerprint");
+    } else {
+      json_t *v = json_pack("{s:s%}", "source", src, len);
+      rt_nucleus_answer(rt.nucleus, id, v);
+      json_decref(v);
+      free(src);
+    }
+    return 0;
+  }
+  if (strcmp(op, "state") == 0) {
+    const char *of = json_string_value(json_array_get(args, 0));
+    json_t *rec = of ? rt_table_get(rt.table, of) : NULL;
+    json_t *v = json_pack("{s:O?}", "state", json_object_get(rec, "state"));
+    if (rec)
+      rt_nucleus_answer(rt.nucleus, id, v);
+    else
+      rt_nucleus_raise(rt.nucleus, id, "ArgumentError", "no such fibril");
+    json_decref(v);
+    json_decref(rec);
+    return 0;
+  }
+  return -1;
 }
 
 /* ----------------------------------------------------- the nucleus thread */
@@ -142,6 +211,24 @@ static fib_cmd *check_take(const char *id) {
       return c;
     }
   return NULL;
+}
+
+/* A fibril ended: its ends close, a REPL evaluation answers, and the ends
+ * an HTTP client holds of a fibril it made go a while later. */
+static void ended(const rt_event *ev, rt_fibril_state s) {
+  json_t *rec = rt_table_get(rt.table, ev->id), *ch, *v;
+  const char *k;
+  fsys_release(resources_channels(), ev->id);
+  repl_on_end(ev->id, s, ev->result, ev->error, ev->cpu_ns);
+  ch = json_object_get(rec, "channels");
+  if (json_is_null(json_object_get(rec, "parent")) &&
+      !json_object_get(rec, "session"))
+    json_object_foreach(ch, k, v) {
+      const char *uri = json_string_value(v);
+      if (uri && strncmp(uri, "/channels/", 10) == 0)
+        fsys_expire_later(uri + 10, FIB_CLIENT_ENDS_TTL);
+    }
+  json_decref(rec);
 }
 
 static void on_event(void *host, const rt_event *ev) {
@@ -163,12 +250,21 @@ static void on_event(void *host, const rt_event *ev) {
   case RT_EV_CALL:
     rt_table_state_set(rt.table, ev->id, RT_FIBRIL_WAITING);
     if (strcmp(ev->op, "print") == 0) {
-      m31_log(LOG_DEBUG, "fibril %s: %s", ev->id,
-              json_string_value(json_array_get(ev->args, 0)));
+      const char *text = json_string_value(json_array_get(ev->args, 0));
+      if (!repl_on_print(ev->id, text ? text : ""))
+        m31_log(LOG_DEBUG, "fibril %s: %s", ev->id, text ? text : "");
       rt_nucleus_answer(rt.nucleus, ev->id, NULL);
     } else if (strncmp(ev->op, "fs.", 3) == 0) {
       fs_syscall(ev->id, ev->op + 3, ev->args); /* answered by CMD_ANSWER */
       break;
+    } else if (strncmp(ev->op, "chan.", 5) == 0) {
+      chan_syscall(ev->id, ev->op + 5, ev->args);
+      break;
+    } else if (strncmp(ev->op, "http.", 5) == 0) {
+      http_syscall(ev->id, ev->op + 5, ev->args);
+      break;
+    } else if (strncmp(ev->op, "sys.", 4) == 0 &&
+               sys_syscall(ev->id, ev->op + 4, ev->args) == 0) {
     } else {
       rt_nucleus_raise(rt.nucleus, ev->id, "NotImplementedError",
                        "no such system call in this node");
@@ -178,14 +274,20 @@ static void on_event(void *host, const rt_event *ev) {
   case RT_EV_DONE:
     rt_table_finish(rt.table, ev->id, RT_FIBRIL_DONE, ev->result, NULL,
                     ev->cpu_ns, ev->mem_bytes);
+    ended(ev, RT_FIBRIL_DONE);
     break;
   case RT_EV_FAILED:
     rt_table_finish(rt.table, ev->id, RT_FIBRIL_FAILED, NULL, ev->error,
                     ev->cpu_ns, ev->mem_bytes);
+    ended(ev, RT_FIBRIL_FAILED);
     break;
   case RT_EV_KILLED:
     rt_table_finish(rt.table, ev->id, RT_FIBRIL_KILLED, NULL, ev->error,
                     ev->cpu_ns, ev->mem_bytes);
+    ended(ev, RT_FIBRIL_KILLED);
+    break;
+  case RT_EV_SESSION_LOST:
+    repl_on_lost(ev->id);
     break;
   case RT_EV_CHECKED:
     break;
@@ -205,15 +307,29 @@ static void cmd_run(fib_cmd *c) {
     c->next = rt.checks;
     rt.checks = c;
     return;
-  case CMD_RUN:
-    if (rt_nucleus_run(rt.nucleus, c->id, c->src, c->path, c->fn, c->args,
-                       c->cpu_ms, c->mem) == 0) {
+  case CMD_RUN: {
+    json_t *pe = json_object_get(c->ctx, "parent"), *v;
+    const char *k;
+    int rc;
+    json_object_foreach(pe, k, v) fsys_hold(c->id, json_string_value(v));
+    if (c->session[0])
+      rc = rt_nucleus_run_session(rt.nucleus, c->session, c->id, c->fn, c->args,
+                                  c->cpu_ms, c->mem, c->ctx);
+    else
+      rc = rt_nucleus_run_ctx(rt.nucleus, c->id, c->src, c->path, c->fn,
+                              c->args, c->cpu_ms, c->mem, c->ctx);
+    if (rc == 0) {
       rt_table_state_set(rt.table, c->id, RT_FIBRIL_RUNNING);
     } else {
       rt_error e = {0};
       rt_error_set(&e, "WorkerDied", "no worker could take the fibril");
       rt_table_finish(rt.table, c->id, RT_FIBRIL_FAILED, NULL, &e, 0, 0);
+      fsys_release(resources_channels(), c->id);
     }
+    break;
+  }
+  case CMD_CALL:
+    c->call(c->call_arg);
     break;
   case CMD_ANSWER: /* a fibril killed meanwhile is no longer answered */
     if (rt_nucleus_answer(rt.nucleus, c->id, c->value) == 0)
@@ -223,6 +339,7 @@ static void cmd_run(fib_cmd *c) {
     for (size_t i = 0; i < json_array_size(c->ids); i++) {
       const char *id = json_string_value(json_array_get(c->ids, i));
       rt_nucleus_kill(rt.nucleus, id, "killed by DELETE");
+      fsys_release(resources_channels(), id);
     }
     break;
   }
@@ -247,6 +364,8 @@ static void *nucleus_thread(void *arg) {
       cmd_run(c);
       c = next;
     }
+    repl_tick();
+    fsys_tick(resources_channels());
     if (stop) break;
   }
   /* checks still on a worker: answer them before the nucleus goes */
@@ -283,6 +402,7 @@ int fibrils_init(const m31_config *cfg, char *errbuf, size_t errlen) {
              RT_ID_MAX - 18);
     return -1;
   }
+  rt_table_watch_set(rt.table, watch_fibril_feed, NULL); /* ?watch */
   if (pipe2(rt.wake, O_CLOEXEC | O_NONBLOCK) != 0 ||
       !(rt.nucleus = rt_nucleus_new(&o, on_event, NULL))) {
     snprintf(errbuf, errlen, "cannot start %d worker processes", rt.nuclei);
@@ -326,6 +446,7 @@ void fibrils_shutdown(void) {
   rt_zygote_free(rt.zygote);
   rt_table_free(rt.table);
   rt_code_reg_free(rt.codes);
+  fsys_free();
   for (int i = 0; i < 2; i++)
     if (rt.wake[i] >= 0) close(rt.wake[i]);
   memset(&rt, 0, sizeof rt);
@@ -384,21 +505,46 @@ static int fn_valid(const char *s) {
 }
 
 /* A budget member: an integer in [lo, hi] or absent (0). */
-static int budget_int_or_reply(m31_req *r, json_t *b, const char *name,
-                               json_int_t lo, json_int_t hi, uint64_t *out) {
+static int budget_int(json_t *b, const char *name, json_int_t lo, json_int_t hi,
+                      uint64_t *out, char *msg, size_t len) {
   json_t *v = json_object_get(b, name);
   *out = 0;
   if (!v) return 0;
   if (!json_is_integer(v) || json_integer_value(v) < lo ||
       json_integer_value(v) > hi) {
-    reply_problem(r, 422,
-                  name[0] == 'c' ? "budget.cpu_ms" : "budget.memory_bytes",
-                  "budget.%s must be an integer from %lld to %lld", name,
-                  (long long)lo, (long long)hi);
+    snprintf(msg, len, "budget.%s must be an integer from %lld to %lld", name,
+             (long long)lo, (long long)hi);
     return -1;
   }
   *out = (uint64_t)json_integer_value(v);
   return 0;
+}
+
+/* Reads budget b (an object or NULL) into *cpu_ms and *mem; -1 with the
+ * offending field ("budget.cpu_ms") and a sentence. */
+static int budget_parse(json_t *b, uint64_t *cpu_ms, uint64_t *mem,
+                        const char **field, char *msg, size_t len) {
+  const char *k;
+  json_t *v;
+  *cpu_ms = *mem = 0;
+  *field = "budget";
+  if (!b || json_is_null(b)) return 0;
+  if (!json_is_object(b)) {
+    snprintf(msg, len, "budget must be an object");
+    return -1;
+  }
+  json_object_foreach(b, k, v) {
+    if (strcmp(k, "cpu_ms") && strcmp(k, "memory_bytes")) {
+      snprintf(msg, len, "unknown budget member %s", k);
+      return -1;
+    }
+  }
+  *field = "budget.cpu_ms";
+  if (budget_int(b, "cpu_ms", 1, FIB_CPU_MS_MAX, cpu_ms, msg, len) != 0)
+    return -1;
+  *field = "budget.memory_bytes";
+  return budget_int(b, "memory_bytes", FIB_MEM_MIN, (json_int_t)1 << 40, mem,
+                    msg, len);
 }
 
 static int spawn_args_or_reply(m31_req *r, json_t *body, spawn_args *a) {
@@ -449,23 +595,14 @@ static int spawn_args_or_reply(m31_req *r, json_t *body, spawn_args *a) {
     return -1;
   }
   a->args = args;
-  if (b && !json_is_object(b)) {
-    reply_problem(r, 422, "budget", "budget must be an object");
-    return -1;
-  }
-  if (b) {
-    json_object_foreach(b, k, v) {
-      if (strcmp(k, "cpu_ms") && strcmp(k, "memory_bytes")) {
-        reply_problem(r, 422, "budget", "unknown budget member %s", k);
-        return -1;
-      }
+  {
+    const char *field;
+    char msg[160];
+    if (budget_parse(b, &a->cpu_ms, &a->mem, &field, msg, sizeof msg) != 0) {
+      reply_problem(r, 422, field, "%s", msg);
+      return -1;
     }
   }
-  if (b && (budget_int_or_reply(r, b, "cpu_ms", 1, FIB_CPU_MS_MAX,
-                                &a->cpu_ms) != 0 ||
-            budget_int_or_reply(r, b, "memory_bytes", FIB_MEM_MIN,
-                                (json_int_t)1 << 40, &a->mem) != 0))
-    return -1;
   if (parent && !json_is_null(parent)) {
     json_t *p = json_is_string(parent)
                     ? rt_table_get(rt.table, json_string_value(parent))
@@ -480,29 +617,156 @@ static int spawn_args_or_reply(m31_req *r, json_t *body, spawn_args *a) {
   return 0;
 }
 
-/* Records and queues the fibril; answers 201. src is taken. */
-static void spawn_reply(m31_req *r, const spawn_args *a, char *src, size_t len,
-                        const char *fp) {
+/* The channel URI of endpoint id. */
+static json_t *chan_uri(const char *id) {
+  char uri[CHAN_ID_MAX + 16];
+  snprintf(uri, sizeof uri, "/channels/%s", id);
+  return json_string(uri);
+}
+
+/*
+ * Records a new fibril (child of parent, or none), makes its two channels
+ * (to it and from it: typed Any, async) and its run command, *out, for
+ * the caller to queue or run. The fibril's context names its ends as
+ * PARENT; *ends (new) names the other two: {"send", "recv"}. src is taken;
+ * fp is its fingerprint, NULL for a fibril of a REPL session.
+ * -1 (src freed) when the table or the hub refuses.
+ */
+static int spawn_make(const char *parent, const char *fn, json_t *args,
+                      uint64_t cpu_ms, uint64_t mem, char *src, size_t len,
+                      const char *fp, fib_cmd **out, json_t **ends) {
   fib_cmd *c = calloc(1, sizeof *c);
-  char loc[RT_ID_MAX + 16];
-  json_t *rec;
+  char ds[CHAN_ID_MAX], dr[CHAN_ID_MAX], us[CHAN_ID_MAX], ur[CHAN_ID_MAX];
+  json_t *any = json_string("Any");
+  chan_err e;
+  int ok;
   if (!c) abort();
-  if (rt_table_add(rt.table, a->parent, c->id) != 0) {
+  ok = rt_table_add(rt.table, parent, c->id) == 0 &&
+       chan_create(resources_channels(), any, 0, FIB_PAIR_CAPACITY, ds, dr,
+                   &e) == 0;
+  if (ok && chan_create(resources_channels(), any, 0, FIB_PAIR_CAPACITY, us, ur,
+                        &e) != 0) {
+    chan_delete(resources_channels(), ds, &e);
+    chan_delete(resources_channels(), dr, &e);
+    ok = 0;
+  }
+  json_decref(any);
+  if (!ok) {
     free(src), free(c);
-    reply_problem(r, 503, NULL, "cannot record the fibril");
-    return;
+    return -1;
   }
   c->kind = CMD_RUN;
   c->src = src, c->len = len;
-  snprintf(c->path, sizeof c->path, "%s", fp);
-  c->fn = a->fn ? strdup(a->fn) : NULL;
-  c->args = a->args ? json_incref(a->args) : json_array();
-  c->cpu_ms = a->cpu_ms, c->mem = a->mem;
+  snprintf(c->path, sizeof c->path, "%s", fp ? fp : "(session)");
+  c->fn = fn ? strdup(fn) : NULL;
+  c->args = args ? json_incref(args) : json_array();
+  c->cpu_ms = cpu_ms, c->mem = mem;
+  c->ctx = json_pack("{s:{s:s, s:s}}", "parent", "send", us, "recv", dr);
+  *ends = json_pack("{s:s, s:s}", "send", ds, "recv", ur);
+  rt_table_extra_set(rt.table, c->id, "code",
+                     fp ? json_string(fp) : json_null());
+  rt_table_extra_set(rt.table, c->id, "budget",
+                     json_pack("{s:I, s:I}", "cpu_ms", (json_int_t)cpu_ms,
+                               "memory_bytes", (json_int_t)mem));
+  rt_table_extra_set(
+      rt.table, c->id, "channels",
+      json_pack("{s:o, s:o}", "send", chan_uri(ds), "recv", chan_uri(ur)));
+  *out = c;
+  return 0;
+}
+
+/* Records and queues the fibril; answers 201. src is taken. */
+static void spawn_reply(m31_req *r, const spawn_args *a, char *src, size_t len,
+                        const char *fp) {
+  fib_cmd *c;
+  json_t *ends, *rec;
+  char loc[RT_ID_MAX + 16];
+  if (spawn_make(a->parent, a->fn, a->args, a->cpu_ms, a->mem, src, len, fp, &c,
+                 &ends) != 0) {
+    reply_problem(r, 503, NULL, "cannot record the fibril or its channels");
+    return;
+  }
+  json_decref(ends);
   rec = rt_table_get(rt.table, c->id);
   snprintf(loc, sizeof loc, "/fibrils/%s", c->id);
   cmd_push(c);
   reply_header(r, "Location", loc);
   reply_json(r, 201, rec);
+}
+
+/* sys.spawn [fn, args, budget, code] of fibril parent, on the nucleus
+ * thread: the child runs the parent's code (or registered code, when code
+ * is a fingerprint); the parent holds the child's other ends and is
+ * answered {"fibril", "send", "recv"}. */
+static void sys_spawn(const char *parent, json_t *args) {
+  const char *fn = json_string_value(json_array_get(args, 0)), *field;
+  json_t *fargs = json_array_get(args, 1), *rec, *ends;
+  uint64_t cpu_ms, mem;
+  char msg[160], *src = NULL;
+  size_t len;
+  fib_cmd *c;
+  if (!fn || !fn_valid(fn) || !json_is_array(fargs)) {
+    rt_nucleus_raise(rt.nucleus, parent, "ArgumentError",
+                     "sys.spawn takes a method name and an Array of args");
+    return;
+  }
+  if (budget_parse(json_array_get(args, 2), &cpu_ms, &mem, &field, msg,
+                   sizeof msg) != 0) {
+    rt_nucleus_raise(rt.nucleus, parent, "ArgumentError", msg);
+    return;
+  }
+  rec = rt_table_get(rt.table, parent);
+  const char *fp = json_string_value(json_object_get(rec, "code"));
+  const char *session = json_string_value(json_object_get(rec, "session"));
+  const char *other = json_string_value(json_array_get(args, 3));
+  if (other) { /* code: registered code, run on any worker */
+    if (!rt_code_fingerprint_valid(other)) {
+      rt_nucleus_raise(rt.nucleus, parent, "ArgumentError",
+                       "code: is a fingerprint, sha256: and 64 hex digits");
+      json_decref(rec);
+      return;
+    }
+    fp = other;
+    session = NULL;
+  }
+  /* a child has its parent's budget unless the spawn names one */
+  json_t *pb = json_object_get(rec, "budget");
+  if (!cpu_ms)
+    cpu_ms = (uint64_t)json_integer_value(json_object_get(pb, "cpu_ms"));
+  if (!mem)
+    mem = (uint64_t)json_integer_value(json_object_get(pb, "memory_bytes"));
+  if (session) { /* no code to send: fn is defined in the session's VM */
+    src = strdup("");
+    len = 0;
+    fp = NULL;
+  } else if (fp) {
+    src = code_source_get(fp, &len);
+  }
+  if (!src) {
+    rt_nucleus_raise(rt.nucleus, parent,
+                     other ? "ArgumentError" : "RuntimeError",
+                     other ? "no code is registered under that fingerprint"
+                           : "the code of this fibril is not registered");
+  } else if (spawn_make(parent, fn, fargs, cpu_ms, mem, src, len, fp, &c,
+                        &ends) != 0) {
+    rt_nucleus_raise(rt.nucleus, parent, "RuntimeError",
+                     "cannot record the fibril or its channels");
+  } else {
+    /* in a REPL session the child runs in the session's VM, and the
+     * session, not the evaluation, holds the parent's ends */
+    const char *holder = session ? session : parent;
+    if (session) {
+      snprintf(c->session, sizeof c->session, "%s", session);
+      rt_table_extra_set(rt.table, c->id, "session", json_string(session));
+    }
+    json_object_set_new(ends, "fibril", json_string(c->id));
+    fsys_hold(holder, json_string_value(json_object_get(ends, "send")));
+    fsys_hold(holder, json_string_value(json_object_get(ends, "recv")));
+    rt_nucleus_answer(rt.nucleus, parent, ends);
+    json_decref(ends);
+    cmd_run(c);
+  }
+  json_decref(rec);
 }
 
 typedef struct spawn_wait {
@@ -552,7 +816,7 @@ void fibrils_create(m31_req *r) {
   }
   if (w->a.by_fp) {
     size_t len;
-    char *src = rt_code_reg_get(rt.codes, w->a.code, &len);
+    char *src = code_source_get(w->a.code, &len); /* registry or store */
     if (!src)
       reply_problem(r, 404, "code", "no code is registered as %s", w->a.code);
     else
@@ -566,7 +830,7 @@ void fibrils_create(m31_req *r) {
   char fp[RT_FP_LEN], *known;
   size_t len = strlen(w->a.code);
   rt_code_fingerprint(w->a.code, len, fp);
-  if ((known = rt_code_reg_get(rt.codes, fp, NULL))) {
+  if ((known = code_source_get(fp, NULL))) {
     spawn_reply(r, &w->a, known, len, fp);
     json_decref(body);
     free(w);
@@ -616,6 +880,10 @@ void fibrils_list(m31_req *r) {
   const char *parent = req_query(r, "parent");
   char cur[32];
   json_t *items;
+  if (watch_wanted(r)) {
+    watch_fibrils(r);
+    return;
+  }
   if (state_or_reply(r, &state) != 0 ||
       count_or_reply(r, "limit", 1, FIB_LIMIT_MAX, FIB_LIMIT_DEFAULT, &limit) !=
           0 ||
@@ -662,4 +930,38 @@ void fibril_delete(m31_req *r) {
   c->ids = ids;
   cmd_push(c);
   reply_empty(r, 204);
+}
+
+/* ------------------------------------------------------- REPL sessions */
+
+void fibrils_defer(void (*fn)(void *), void *arg) {
+  fib_cmd *c = calloc(1, sizeof *c);
+  if (!c) abort();
+  c->kind = CMD_CALL;
+  c->call = fn, c->call_arg = arg;
+  cmd_push(c);
+}
+
+int fibrils_session_spawn(const char *session, const char *fn, json_t *args,
+                          uint64_t cpu_ms, uint64_t mem, char id[RT_ID_MAX]) {
+  if (rt_table_add(rt.table, NULL, id) != 0) return -1;
+  rt_table_extra_set(rt.table, id, "code", json_null());
+  rt_table_extra_set(rt.table, id, "session", json_string(session));
+  rt_table_extra_set(rt.table, id, "budget",
+                     json_pack("{s:I, s:I}", "cpu_ms", (json_int_t)cpu_ms,
+                               "memory_bytes", (json_int_t)mem));
+  if (rt_nucleus_run_session(rt.nucleus, session, id, fn, args, cpu_ms, mem,
+                             NULL) != 0) {
+    rt_error e = {0};
+    rt_error_set(&e, "WorkerDied", "no worker could take the evaluation");
+    rt_table_finish(rt.table, id, RT_FIBRIL_FAILED, NULL, &e, 0, 0);
+    return -1;
+  }
+  rt_table_state_set(rt.table, id, RT_FIBRIL_RUNNING);
+  return 0;
+}
+
+void fibrils_session_drop(const char *session) {
+  rt_nucleus_session_drop(rt.nucleus, session);
+  fsys_release(resources_channels(), session);
 }

@@ -455,6 +455,10 @@ void fs_space_get(m31_req *r) {
   json_t *out = NULL;
 
   if (name_param_or_reply(r, 0, "space", &space) != 0) return;
+  if (!req_query(r, "schema") && watch_wanted(r)) {
+    watch_fs(r, space); /* resources/watch.c */
+    return;
+  }
   if (!req_query(r, "schema")) {
     fs_search(r, space);
     return;

@@ -30,5 +30,12 @@ const route m31_routes[] = {
     {"DELETE", "/channels/{id}", channel_delete, "channel"},
     {"POST", "/channels/{id}/clones", channel_clone, "channel_clones"},
     {"POST", "/channels/{id}/close", channel_close, "channel_close"},
+    {"POST", "/repl", repl_create, "repl"},
+    {"GET", "/repl", repl_list, "repl"},
+    {"GET", "/repl/{id}", repl_get, "repl_session"},
+    {"POST", "/repl/{id}", repl_eval, "repl_session"},
+    {"DELETE", "/repl/{id}", repl_delete, "repl_session"},
+    {"GET", "/", web_index_get, "web"},
+    {"GET", "/web/{file}", web_file_get, "web"},
     {NULL, NULL, NULL, NULL},
 };

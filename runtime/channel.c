@@ -9,6 +9,7 @@
  * or its wait ends, so a send that fails has queued nothing.
  */
 #include "runtime/channel.h"
+#include "util/base64.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -139,21 +140,13 @@ int chan_type_check(const json_t *type, chan_err *err) {
   return 0;
 }
 
-static int base64_ok(const char *s, size_t n) {
-  size_t pad = 0;
-
-  if (n % 4) return 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    if (c == '=') {
-      if (i < n - 2) return 0;
-      pad++;
-    } else if (pad || !((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                        (c >= '0' && c <= '9') || c == '+' || c == '/')) {
-      return 0;
-    }
-  }
-  return 1;
+/* A Bytes value: base64 text, or {"$bytes": base64} as binary Ruby
+ * Strings cross the interchange. */
+static int bytes_ok(const json_t *v) {
+  const json_t *b = json_object_get(v, "$bytes");
+  if (b && json_object_size(v) == 1) v = b;
+  return json_is_string(v) &&
+         b64_valid(json_string_value(v), json_string_length(v));
 }
 
 static int named_ok(const char *t, const json_t *v) {
@@ -166,8 +159,7 @@ static int named_ok(const char *t, const json_t *v) {
     return json_is_string(v);
   case 'B':
     if (t[1] == 'o') return json_is_boolean(v);
-    return json_is_string(v) &&
-           base64_ok(json_string_value(v), json_string_length(v));
+    return bytes_ok(v);
   case 'L':
     return json_is_array(v);
   case 'M':
@@ -410,6 +402,22 @@ static waiter *do_waiter_add(chan_hub *h, endpoint *e, int kind, double wait,
   do_heap_push(h, w);
   if (w->heap_i == 0) pthread_cond_signal(&h->cv);
   return w;
+}
+
+int chan_cancel(chan_hub *h, void *arg) {
+  waiter *w = NULL;
+  pthread_mutex_lock(&h->mu);
+  for (size_t i = 0; i < h->heap_n && !w; i++)
+    if (h->heap[i]->arg == arg) w = h->heap[i];
+  if (w) {
+    wq_unlink(w->ep->ch, w);
+    do_heap_remove(h, w);
+  }
+  pthread_mutex_unlock(&h->mu);
+  if (!w) return 0;
+  if (w->kind == END_SEND) json_decref(w->msg);
+  free(w);
+  return 1;
 }
 
 /* ------------------------------------------------------------------- hub */

@@ -130,6 +130,14 @@ int chan_send(chan_hub *h, const char *id, const json_t *msg, double wait,
 int chan_recv(chan_hub *h, const char *id, double wait, chan_done_fn fn,
               void *arg, json_t **out, uint64_t *seq, chan_err *err);
 
+/**
+ * Withdraws the pending wait registered with arg: 1 when it was still
+ * waiting (its callback will not run, nothing was taken or queued), 0 when
+ * there is none or its completion has begun (the callback runs). O(number
+ * of waiters).
+ */
+int chan_cancel(chan_hub *h, void *arg);
+
 /** Adds an endpoint of the same kind as id (which must be open). */
 int chan_clone(chan_hub *h, const char *id, char out[CHAN_ID_MAX],
                chan_err *err);

@@ -15,12 +15,14 @@
 #include <mruby/error.h>
 #include <mruby/hash.h>
 #include <mruby/string.h>
+#include <mruby/variable.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/interchange.h"
 #include "runtime/internal.h"
+#include "util/base64.h"
 
 /* Where we are in the value, for error messages: "value[2].name". */
 typedef struct path {
@@ -78,6 +80,42 @@ static double float_out(mrb_state *mrb, mrb_float f) {
 static json_t *conv_string(to_json *c, const char *s, mrb_int len) {
   json_t *j = json_stringn(s, (size_t)len);
   return j ? j : fail(c, "string is not valid UTF-8");
+}
+
+/* A String that is not UTF-8 is bytes: {"$bytes": "<base64>"}. */
+static json_t *conv_bytes(to_json *c, const char *s, mrb_int len) {
+  json_t *j = json_stringn(s, (size_t)len);
+  char *b64;
+  if (j) return j;
+  if (!(b64 = b64_encode(s, (size_t)len, 0))) return fail(c, "out of memory");
+  j = json_pack("{s:s}", "$bytes", b64);
+  free(b64);
+  return j ? j : fail(c, "out of memory");
+}
+
+/* The class M31::<name>, or NULL when the prelude has not defined it. */
+static struct RClass *m31_class(mrb_state *mrb, const char *name) {
+  struct RClass *m;
+  if (!mrb_class_defined(mrb, "M31")) return NULL;
+  m = mrb_module_get(mrb, "M31");
+  if (!mrb_const_defined_at(mrb, mrb_obj_value(m), mrb_intern_cstr(mrb, name)))
+    return NULL;
+  return mrb_class_get_under(mrb, m, name);
+}
+
+/* An M31::Endpoint is {"$endpoint": "<id>"}; NULL (nothing set) when v is
+ * no endpoint. */
+static json_t *conv_endpoint(to_json *c, mrb_value v, int *is) {
+  struct RClass *k = m31_class(c->mrb, "Endpoint");
+  mrb_value id;
+  *is = k && mrb_obj_is_kind_of(c->mrb, v, k);
+  if (!*is) return NULL;
+  id = mrb_iv_get(c->mrb, v, mrb_intern_lit(c->mrb, "@id"));
+  json_t *j;
+  if (!mrb_string_p(id)) return fail(c, "an Endpoint without an id");
+  j = json_pack("{s:s%}", "$endpoint", RSTRING_PTR(id),
+                (size_t)RSTRING_LEN(id));
+  return j ? j : fail(c, "an Endpoint id is not valid UTF-8");
 }
 
 static json_t *conv_array(to_json *c, mrb_value v) {
@@ -153,13 +191,15 @@ static json_t *conv(to_json *c, mrb_value v) {
       return fail(c, "NaN and Infinity are not JSON");
     return json_real(float_out(c->mrb, mrb_float(v)));
   }
-  if (mrb_string_p(v)) return conv_string(c, RSTRING_PTR(v), RSTRING_LEN(v));
+  if (mrb_string_p(v)) return conv_bytes(c, RSTRING_PTR(v), RSTRING_LEN(v));
   if (mrb_symbol_p(v)) {
     mrb_int len;
     const char *s = mrb_sym_name_len(c->mrb, mrb_symbol(v), &len);
     return conv_string(c, s, len);
   }
   if (!mrb_array_p(v) && !mrb_hash_p(v)) {
+    int is;
+    if ((j = conv_endpoint(c, v, &is)) || is) return j;
     snprintf(what, sizeof what, "cannot convert %s to JSON",
              mrb_obj_classname(c->mrb, v));
     return fail(c, what);
@@ -206,9 +246,37 @@ static mrb_value array_of(mrb_state *mrb, const json_t *j, int depth,
   return a;
 }
 
+/* {"$bytes": base64} and {"$endpoint": id} come back as what they were
+ * (a binary String, an M31::Endpoint); 1 when j was one of them. */
+static int tagged_of(mrb_state *mrb, const json_t *j, mrb_value *out) {
+  const char *k;
+  json_t *v;
+  unsigned char *p;
+  size_t n;
+  struct RClass *ep;
+  if (json_object_size(j) != 1) return 0;
+  json_object_foreach((json_t *)j, k, v) break;
+  if (!json_is_string(v)) return 0;
+  if (strcmp(k, "$bytes") == 0 &&
+      b64_decode(json_string_value(v), json_string_length(v), 0, &p, &n) == 0) {
+    *out = mrb_str_new(mrb, (const char *)p, (mrb_int)n);
+    free(p);
+    return 1;
+  }
+  if (strcmp(k, "$endpoint") == 0 && (ep = m31_class(mrb, "Endpoint"))) {
+    mrb_value id =
+        mrb_str_new(mrb, json_string_value(v), (mrb_int)json_string_length(v));
+    *out = mrb_obj_new(mrb, ep, 1, &id);
+    return 1;
+  }
+  return 0;
+}
+
 static mrb_value hash_of(mrb_state *mrb, const json_t *j, int depth,
                          from_json *f) {
-  mrb_value h = mrb_hash_new_capa(mrb, (mrb_int)json_object_size(j));
+  mrb_value h;
+  if (tagged_of(mrb, j, &h)) return h;
+  h = mrb_hash_new_capa(mrb, (mrb_int)json_object_size(j));
   const char *k;
   size_t klen;
   json_t *e;

@@ -18,6 +18,7 @@ struct rt_vm {
   size_t limit;       /* 0 = none */
   uint64_t refusals;  /* allocations refused for the budget */
   struct RClass *m31; /* module M31 (the prelude's) */
+  mrb_value ctx;      /* M31.ctx of the fibril in its turn, or nil */
 };
 
 /** The VM's mruby state (borrowed). */
@@ -86,6 +87,13 @@ int rt_sandbox_enter(int fd, const rt_worker_limits *l);
 /** Fills the zero fields of l with the defaults of runtime.h. */
 void rt_worker_limits_fill(rt_worker_limits *l);
 
+/** Defines M31::FS.__combine (combine.c), the C half of fs.rb's
+ *  combined increments. */
+void rt_combine_init(mrb_state *mrb);
+
+/** Defines M31::REPL.__check and .__interchangeable? (repl.c). */
+void rt_repl_init(mrb_state *mrb);
+
 /** One embedded Ruby file of runtime/prelude/. */
 typedef struct rt_prelude_file {
   const char *path; /* pseudo-path shown in backtraces */
@@ -95,6 +103,14 @@ typedef struct rt_prelude_file {
 
 /** The prelude files in load order, ended by a zeroed entry. */
 extern const rt_prelude_file rt_prelude_files[];
+
+/**
+ * Defines module M31::Jam (jam.c: unzip, words, count, and class
+ * M31::Jam::Error) in a VM being built by vm.c. May raise (out of
+ * memory): call it under protection. jam.c finds the VM's rt_vm, for its
+ * budget, as the allocator's ud of mrb (every VM is built so).
+ */
+void rt_jam_init(mrb_state *mrb);
 
 /** Monotonic and thread-CPU clocks, in nanoseconds. */
 uint64_t rt_now_ns(void);

@@ -36,6 +36,8 @@ typedef struct nworker {
   struct rt_turn_board *board;
   char (*ids)[RT_ID_MAX]; /* fibrils sent and not finished */
   size_t nids, cap;
+  char (*sess)[RT_ID_MAX]; /* sessions (own VMs) this worker holds */
+  size_t nsess, scap;
 } nworker;
 
 struct rt_nucleus {
@@ -153,6 +155,7 @@ void rt_nucleus_free(rt_nucleus *n) {
   for (int i = 0; n->w && i < n->opts.workers; i++) {
     worker_stop(n, &n->w[i]);
     free(n->w[i].ids);
+    free(n->w[i].sess);
   }
   free(n->w);
   if (n->boards && !n->opts.zygote)
@@ -162,15 +165,21 @@ void rt_nucleus_free(rt_nucleus *n) {
 
 /* ------------------------------------------------------------ fibril ids */
 
-static int id_add(nworker *w, const char *id) {
-  if (w->nids == w->cap) {
-    size_t cap = w->cap ? 2 * w->cap : 64;
-    void *ids = realloc(w->ids, cap * sizeof *w->ids);
-    if (!ids) return -1;
-    w->ids = ids, w->cap = cap;
+/* Appends name to the list *v (of *n names, room for *cap). */
+static int name_add(char (**v)[RT_ID_MAX], size_t *n, size_t *cap,
+                    const char *name) {
+  if (*n == *cap) {
+    size_t c = *cap ? 2 * *cap : 64;
+    void *p = realloc(*v, c * sizeof **v);
+    if (!p) return -1;
+    *v = p, *cap = c;
   }
-  snprintf(w->ids[w->nids++], RT_ID_MAX, "%s", id);
+  snprintf((*v)[(*n)++], RT_ID_MAX, "%s", name);
   return 0;
+}
+
+static int id_add(nworker *w, const char *id) {
+  return name_add(&w->ids, &w->nids, &w->cap, id);
 }
 
 static ssize_t id_find(const nworker *w, const char *id) {
@@ -187,6 +196,14 @@ static void id_remove(nworker *w, size_t i) {
 static nworker *owner(rt_nucleus *n, const char *id) {
   for (int i = 0; i < n->opts.workers; i++)
     if (id_find(&n->w[i], id) >= 0) return &n->w[i];
+  return NULL;
+}
+
+/* The worker holding session name, or NULL. */
+static nworker *session_owner(rt_nucleus *n, const char *name) {
+  for (int i = 0; i < n->opts.workers; i++)
+    for (size_t k = 0; k < n->w[i].nsess; k++)
+      if (strcmp(n->w[i].sess[k], name) == 0) return &n->w[i];
   return NULL;
 }
 
@@ -221,16 +238,56 @@ static nworker *least_loaded(rt_nucleus *n) {
 int rt_nucleus_run(rt_nucleus *n, const char *id, const char *src,
                    const char *path, const char *fn, json_t *args,
                    uint64_t cpu_ms, uint64_t mem_bytes) {
+  return rt_nucleus_run_ctx(n, id, src, path, fn, args, cpu_ms, mem_bytes,
+                            NULL);
+}
+
+int rt_nucleus_run_ctx(rt_nucleus *n, const char *id, const char *src,
+                       const char *path, const char *fn, json_t *args,
+                       uint64_t cpu_ms, uint64_t mem_bytes, json_t *ctx) {
   nworker *best;
   json_t *msg;
   if (!id || strlen(id) >= RT_ID_MAX || owner(n, id)) return -1;
   if (!(best = least_loaded(n))) return -1;
-  msg = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:O?, s:I, s:I}", "t", "run",
-                  "id", id, "code", src, "path", path ? path : "(fibril)", "fn",
-                  fn, "args", args, "cpu_ms", (json_int_t)cpu_ms, "mem",
-                  (json_int_t)mem_bytes);
+  msg = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:O?, s:I, s:I, s:O?}", "t",
+                  "run", "id", id, "code", src, "path",
+                  path ? path : "(fibril)", "fn", fn, "args", args, "cpu_ms",
+                  (json_int_t)cpu_ms, "mem", (json_int_t)mem_bytes, "ctx", ctx);
   if (send_frame(best, msg) != 0) return -1;
   return id_add(best, id);
+}
+
+int rt_nucleus_run_session(rt_nucleus *n, const char *session, const char *id,
+                           const char *fn, json_t *args, uint64_t cpu_ms,
+                           uint64_t mem_bytes, json_t *ctx) {
+  nworker *w;
+  json_t *msg;
+  if (!id || strlen(id) >= RT_ID_MAX || owner(n, id) || !session || !*session ||
+      strlen(session) >= RT_ID_MAX || !fn)
+    return -1;
+  if (!(w = session_owner(n, session))) {
+    if (!(w = least_loaded(n)) ||
+        name_add(&w->sess, &w->nsess, &w->scap, session) != 0)
+      return -1;
+  }
+  msg =
+      json_pack("{s:s, s:s, s:s, s:s, s:O?, s:I, s:I, s:O?}", "t", "run", "id",
+                id, "session", session, "fn", fn, "args", args, "cpu_ms",
+                (json_int_t)cpu_ms, "mem", (json_int_t)mem_bytes, "ctx", ctx);
+  if (send_frame(w, msg) != 0) return -1;
+  return id_add(w, id);
+}
+
+int rt_nucleus_session_drop(rt_nucleus *n, const char *session) {
+  nworker *w = session_owner(n, session);
+  if (!w) return -1;
+  for (size_t k = 0; k < w->nsess; k++)
+    if (strcmp(w->sess[k], session) == 0) {
+      memcpy(w->sess[k], w->sess[--w->nsess], RT_ID_MAX);
+      break;
+    }
+  return send_frame(w,
+                    json_pack("{s:s, s:s}", "t", "drop", "session", session));
 }
 
 int rt_nucleus_check(rt_nucleus *n, const char *id, const char *src, size_t len,
@@ -303,8 +360,8 @@ static void status_reason(int status, char *buf, size_t len) {
 static int worker_died(rt_nucleus *n, int wi, const char *reason,
                        const char *runaway) {
   nworker *w = &n->w[wi];
-  char(*ids)[RT_ID_MAX] = w->ids, why[160];
-  size_t nids = w->nids;
+  char(*ids)[RT_ID_MAX] = w->ids, why[160], (*sess)[RT_ID_MAX] = w->sess;
+  size_t nids = w->nids, nsess = w->nsess;
   int status = 0, events = 0;
   kill(w->pid, SIGKILL);
   worker_reap(n, w->pid, &status);
@@ -312,6 +369,7 @@ static int worker_died(rt_nucleus *n, int wi, const char *reason,
   w->fd = -1, w->pid = -1;
   status_reason(status, why, sizeof why);
   w->ids = NULL, w->nids = w->cap = 0;
+  w->sess = NULL, w->nsess = w->scap = 0;
   if (worker_start(n, wi) != 0)
     fprintf(stderr, "m31: worker %d does not restart\n", wi);
   for (size_t i = 0; i < nids; i++, events++) {
@@ -324,7 +382,10 @@ static int worker_died(rt_nucleus *n, int wi, const char *reason,
       emit(n, wi, RT_EV_FAILED, ids[i], &e);
     }
   }
+  for (size_t i = 0; i < nsess; i++, events++)
+    emit(n, wi, RT_EV_SESSION_LOST, sess[i], NULL);
   free(ids);
+  free(sess);
   return events;
 }
 

@@ -34,16 +34,24 @@
  *
  * node -> worker
  *   {"t":"run","id":ID,"code":SRC,"path":NAME,"fn":NAME|null,"args":[...],
- *    "cpu_ms":N,"mem":BYTES}
+ *    "cpu_ms":N,"mem":BYTES,"ctx":{...}}
  *       start a fibril: compile SRC (backtraces name NAME), run it; when fn
  *       is a string, then call the top-level method fn(*args). Its result
  *       is the fibril's result. cpu_ms: CPU budget over the fibril's life
  *       (0 = the worker default). mem: bytes the VM heap may grow by during
- *       one turn of the fibril (0 = only the VM budget applies).
+ *       one turn of the fibril (0 = only the VM budget applies). ctx
+ *       (optional): members put in the fibril's context (M31.ctx).
  *   {"t":"answer","id":ID,"value":V}       a system call returned V
  *   {"t":"raise","id":ID,"class":C,"message":M}
  *       a system call failed: C (a StandardError subclass name; unknown
  *       names become RuntimeError) is raised in the fibril
+ *   {"t":"run","id":ID,"session":S,"fn":NAME,"args":[...],"cpu_ms":N,
+ *    "mem":BYTES,"ctx":{...}}
+ *       start a fibril in session S: a VM of its own in this worker (made
+ *       at the first run naming S, with the prelude), calling its
+ *       top-level method fn(*args); no code is sent
+ *   {"t":"drop","session":S}   kill S's fibrils ("killed", reason "session
+ *                              ended") and free its VM
  *   {"t":"kill","id":ID}    kill a fibril that is waiting (a running one
  *                           is stopped by the node's CPU deadline)
  *   {"t":"check","id":ID,"code":SRC,"path":NAME}
@@ -236,6 +244,15 @@ size_t rt_fibril_mem_peak(const rt_fibril *f);
  * VM's budget): past it allocation fails and Ruby sees NoMemoryError.
  */
 void rt_fibril_mem_budget_set(rt_fibril *f, size_t bytes);
+/**
+ * Sets ctx[key] = value (borrowed JSON) in the fibril's context, the Hash
+ * its Ruby reads as M31.ctx during its turns (it holds "id" from spawn;
+ * the prelude keeps its per-fibril state there, "parent" among it). -1
+ * with err when f has finished or value does not convert.
+ */
+int rt_fibril_ctx_set(rt_sched *s, rt_fibril *f, const char *key, json_t *value,
+                      rt_error *err);
+
 /** Host data slot, untouched by the runtime (NULL at spawn). */
 void *rt_fibril_host_get(const rt_fibril *f);
 void rt_fibril_host_set(rt_fibril *f, void *data);
@@ -283,11 +300,13 @@ typedef struct rt_nucleus rt_nucleus;
 
 /** What a nucleus tells its host. Strings and JSON are borrowed. */
 typedef enum rt_event_kind {
-  RT_EV_CALL,    /* fibril made system call op(args); answer it */
-  RT_EV_DONE,    /* fibril finished with result */
-  RT_EV_FAILED,  /* fibril raised: error */
-  RT_EV_KILLED,  /* fibril was killed: error->message is the reason */
-  RT_EV_CHECKED, /* a check ended: error NULL (compiles) or SyntaxError */
+  RT_EV_CALL,         /* fibril made system call op(args); answer it */
+  RT_EV_DONE,         /* fibril finished with result */
+  RT_EV_FAILED,       /* fibril raised: error */
+  RT_EV_KILLED,       /* fibril was killed: error->message is the reason */
+  RT_EV_CHECKED,      /* a check ended: error NULL (compiles) or SyntaxError */
+  RT_EV_SESSION_LOST, /* session id died with its worker (after its
+                         fibrils' events); run in it again to remake it */
 } rt_event_kind;
 
 typedef struct rt_event {
@@ -369,6 +388,30 @@ void rt_nucleus_free(rt_nucleus *n);
 int rt_nucleus_run(rt_nucleus *n, const char *id, const char *src,
                    const char *path, const char *fn, json_t *args,
                    uint64_t cpu_ms, uint64_t mem_bytes);
+
+/**
+ * rt_nucleus_run with ctx (a JSON object, borrowed; NULL = none): each of
+ * its members is put in the fibril's context before it first runs (the
+ * "ctx" member of the "run" frame; see rt_fibril_ctx_set).
+ */
+int rt_nucleus_run_ctx(rt_nucleus *n, const char *id, const char *src,
+                       const char *path, const char *fn, json_t *args,
+                       uint64_t cpu_ms, uint64_t mem_bytes, json_t *ctx);
+
+/**
+ * Runs fibril id in session (a VM of its own on one worker, made at its
+ * first run there, kept until rt_nucleus_session_drop: a REPL session, or
+ * fibrils spawned from it): calls the top-level method fn(*args) of that
+ * VM (no code is sent); ctx as rt_nucleus_run_ctx. The session's worker
+ * is chosen at its first run. -1 when no worker can take it.
+ */
+int rt_nucleus_run_session(rt_nucleus *n, const char *session, const char *id,
+                           const char *fn, json_t *args, uint64_t cpu_ms,
+                           uint64_t mem_bytes, json_t *ctx);
+
+/** Ends session: its worker kills its fibrils (each reported killed,
+ *  reason "session ended") and frees its VM. -1 if unknown. */
+int rt_nucleus_session_drop(rt_nucleus *n, const char *session);
 
 /**
  * Kills fibril id: a waiting or ready one through a "kill" frame (an
@@ -479,6 +522,14 @@ int rt_table_finish(rt_table *t, const char *id, rt_fibril_state s,
                     json_t *result, const rt_error *err, uint64_t cpu_ns,
                     uint64_t mem_bytes);
 
+/**
+ * Adds member key = value (taken) to the record as the HTTP API shows it;
+ * members of the record itself win over one of the same name. -1 if id is
+ * unknown (value is still released).
+ */
+int rt_table_extra_set(rt_table *t, const char *id, const char *key,
+                       json_t *value);
+
 /** The record as the HTTP API shows it (refcount: new), or NULL. */
 json_t *rt_table_get(rt_table *t, const char *id);
 
@@ -497,5 +548,25 @@ json_t *rt_table_tree(rt_table *t, const char *id);
 
 /** Records in state (any when state < 0). */
 size_t rt_table_count(rt_table *t, int state);
+
+/**
+ * Told of a change of a record: rec is the record after it, as
+ * rt_table_get answers it (borrowed: copy what you keep). It runs on the
+ * thread that made the change, with the table's lock held, so the calls
+ * come in the order of the changes; it must not block and must not call
+ * any rt_table_* function.
+ */
+typedef void (*rt_table_watch_fn)(void *ud, const json_t *rec);
+
+/**
+ * Sets the watch callback (NULL: none). It is called when a record changes
+ * state (rt_table_state_set to another state, rt_table_finish) and when
+ * rt_table_extra_set changes a record it was called for before. A new
+ * record (rt_table_add) is not reported at once: it is reported, in its
+ * first state, just before its first change of state, so the report holds
+ * what rt_table_extra_set added to it meanwhile (its spawner fills it in
+ * right after rt_table_add).
+ */
+void rt_table_watch_set(rt_table *t, rt_table_watch_fn fn, void *ud);
 
 #endif

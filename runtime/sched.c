@@ -16,6 +16,7 @@
 #include <mruby/array.h>
 #include <mruby/class.h>
 #include <mruby/error.h>
+#include <mruby/hash.h>
 #include <mruby/variable.h>
 #include <mruby/string.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ struct rt_fibril {
   rt_fibril_state state;
   mrb_value fiber; /* registered until the fibril finishes */
   mrb_value arg;   /* resume value; registered while has_arg */
+  mrb_value ctx;   /* M31.ctx during its turns (a Hash); registered */
   int has_arg;
   json_t *result; /* DONE: refcount owned */
   rt_error error; /* FAILED, KILLED */
@@ -109,6 +111,8 @@ static void arg_drop(rt_sched *s, rt_fibril *f) {
 /* Ends the fibril: drops its Ruby objects; the record stays to be read. */
 static void finish(rt_sched *s, rt_fibril *f, rt_fibril_state state) {
   arg_drop(s, f);
+  if (!mrb_nil_p(f->ctx)) mrb_gc_unregister(s->vm->mrb, f->ctx);
+  f->ctx = mrb_nil_value();
   if (!mrb_nil_p(f->fiber)) mrb_gc_unregister(s->vm->mrb, f->fiber);
   f->fiber = mrb_nil_value();
   f->state = state;
@@ -142,6 +146,7 @@ static rt_fibril *fibril_alloc(rt_sched *s, const char *id) {
   snprintf(f->id, sizeof f->id, "%s", id);
   f->fiber = mrb_nil_value();
   f->arg = mrb_nil_value();
+  f->ctx = mrb_nil_value();
   f->next = s->all;
   if (s->all) s->all->prev = f;
   s->all = f;
@@ -173,6 +178,10 @@ int rt_sched_spawn_proc(rt_sched *s, const char *id, mrb_value proc,
   }
   f->fiber = fiber;
   mrb_gc_register(mrb, fiber);
+  f->ctx = mrb_hash_new(mrb);
+  mrb_hash_set(mrb, f->ctx, mrb_str_new_lit(mrb, "id"),
+               mrb_str_new_cstr(mrb, id));
+  mrb_gc_register(mrb, f->ctx);
   f->cpu_budget_ns = cpu_budget_ns;
   ready_push(s, f);
   *out = f;
@@ -284,6 +293,15 @@ static void board_publish(rt_sched *s, rt_fibril *f, uint64_t cpu_now) {
                    f->cpu_budget_ns ? cpu_now + left : UINT64_MAX);
 }
 
+/* What M31.ctx answers during the turn (runtime/prelude/sys.rb). */
+static void ctx_publish(rt_sched *s, mrb_value ctx) {
+  mrb_state *mrb = s->vm->mrb;
+  s->vm->ctx = ctx; /* for C methods (combine.c); the ivar keeps it alive */
+  if (s->vm->m31)
+    mrb_iv_set(mrb, mrb_obj_value(s->vm->m31), mrb_intern_lit(mrb, "@ctx"),
+               ctx);
+}
+
 static void turn(rt_sched *s, rt_fibril *f) {
   mrb_state *mrb = s->vm->mrb;
   int ai = mrb_gc_arena_save(mrb);
@@ -297,7 +315,9 @@ static void turn(rt_sched *s, rt_fibril *f) {
   vm->peak = used0;
   f->state = RT_FIBRIL_RUNNING;
   board_publish(s, f, t0);
+  ctx_publish(s, f->ctx);
   rt_step step = rt_fiber_step(mrb, f->fiber, f->has_arg, f->arg, &v);
+  ctx_publish(s, mrb_nil_value());
   f->cpu_ns += rt_cpu_ns() - t0;
   board_publish(s, NULL, 0);
   vm->limit = limit0;
@@ -383,6 +403,24 @@ int rt_sched_reap(rt_sched *s, rt_fibril *f) {
       f->state != RT_FIBRIL_KILLED)
     return -1;
   fibril_free(s, f);
+  return 0;
+}
+
+int rt_fibril_ctx_set(rt_sched *s, rt_fibril *f, const char *key, json_t *value,
+                      rt_error *err) {
+  mrb_state *mrb = s->vm->mrb;
+  int ai = mrb_gc_arena_save(mrb);
+  mrb_value v;
+  if (mrb_nil_p(f->ctx)) {
+    rt_error_set(err, "ArgumentError", "fibril %s has finished", f->id);
+    return -1;
+  }
+  if (rt_json_to_value(mrb, value, &v, err) != 0) {
+    mrb_gc_arena_restore(mrb, ai);
+    return -1;
+  }
+  mrb_hash_set(mrb, f->ctx, mrb_str_new_cstr(mrb, key), v);
+  mrb_gc_arena_restore(mrb, ai);
   return 0;
 }
 

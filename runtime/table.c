@@ -6,7 +6,8 @@
  * record of counter c sits at index c-1: finding an id is parsing it.
  * Records are kept for the node's life (in memory; see README). One
  * mutex guards the table: the HTTP threads read it, the nucleus thread
- * writes it.
+ * writes it. The watch callback (GET /fibrils?watch) is called under that
+ * mutex, so what it is told is in the order the changes were made.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -25,8 +26,10 @@ typedef struct frec {
   char reason[160];
   uint64_t cpu_ns, mem_bytes;
   int64_t created_ms, ended_ms;
-  long *kids; /* indexes of the children */
+  json_t *extra; /* members added to the record (rt_table_extra_set) */
+  long *kids;    /* indexes of the children */
   size_t nkids, kcap;
+  int announced; /* the watch callback has been given the record */
 } frec;
 
 struct rt_table {
@@ -34,6 +37,8 @@ struct rt_table {
   char node[RT_ID_MAX - 17]; /* room for "-" and 16 hex digits */
   frec *r;
   size_t n, cap;
+  rt_table_watch_fn watch; /* rt_table_watch_set; NULL: none */
+  void *watch_ud;
 };
 
 rt_table *rt_table_new(const char *node) {
@@ -50,6 +55,7 @@ void rt_table_free(rt_table *t) {
   for (size_t i = 0; i < t->n; i++) {
     json_decref(t->r[i].result);
     json_decref(t->r[i].error);
+    json_decref(t->r[i].extra);
     free(t->r[i].kids);
   }
   free(t->r);
@@ -119,12 +125,35 @@ static int finished(rt_fibril_state s) {
   return s == RT_FIBRIL_DONE || s == RT_FIBRIL_FAILED || s == RT_FIBRIL_KILLED;
 }
 
+static json_t *do_json(const rt_table *t, long i);
+
+/* Gives the watch callback record i as it is now. Caller locks. */
+static void do_watch(rt_table *t, long i) {
+  json_t *o;
+  if (!t->watch) return;
+  o = do_json(t, i);
+  t->r[i].announced = 1;
+  t->watch(t->watch_ud, o);
+  json_decref(o);
+}
+
+/* Before record i's state changes: a record not announced yet is, in the
+ * state it was made in, with what was added to it since (so a watcher sees
+ * a new fibril once, complete, rather than once per member). Caller locks. */
+static void do_watch_before(rt_table *t, long i) {
+  if (!t->r[i].announced) do_watch(t, i);
+}
+
 int rt_table_state_set(rt_table *t, const char *id, rt_fibril_state s) {
   int ret = -1;
   long i;
   pthread_mutex_lock(&t->lock);
   if ((i = do_index(t, id)) >= 0 && !finished(t->r[i].state)) {
-    t->r[i].state = s;
+    if (t->r[i].state != s) {
+      do_watch_before(t, i);
+      t->r[i].state = s;
+      do_watch(t, i);
+    }
     ret = 0;
   }
   pthread_mutex_unlock(&t->lock);
@@ -139,6 +168,7 @@ int rt_table_finish(rt_table *t, const char *id, rt_fibril_state s,
   pthread_mutex_lock(&t->lock);
   if ((i = do_index(t, id)) >= 0 && !finished(t->r[i].state) && finished(s)) {
     frec *f = &t->r[i];
+    do_watch_before(t, i);
     f->state = s;
     f->cpu_ns = cpu_ns, f->mem_bytes = mem_bytes;
     f->ended_ms = now_ms();
@@ -147,6 +177,7 @@ int rt_table_finish(rt_table *t, const char *id, rt_fibril_state s,
     if (s == RT_FIBRIL_KILLED)
       snprintf(f->reason, sizeof f->reason, "%.159s",
                err && err->message[0] ? err->message : "killed");
+    do_watch(t, i);
     ret = 0;
   }
   pthread_mutex_unlock(&t->lock);
@@ -181,7 +212,28 @@ static json_t *do_json(const rt_table *t, long i) {
       t->node, "cpu_ms", (json_int_t)(f->cpu_ns / 1000000), "memory_bytes",
       (json_int_t)f->mem_bytes, "created", created, "ended",
       f->ended_ms ? ended : NULL);
+  if (f->extra) { /* a copy: the caller may change what it gets */
+    json_t *x = json_deep_copy(f->extra);
+    json_object_update_missing(o, x);
+    json_decref(x);
+  }
   return o;
+}
+
+int rt_table_extra_set(rt_table *t, const char *id, const char *key,
+                       json_t *value) {
+  int ret = -1;
+  long i;
+  pthread_mutex_lock(&t->lock);
+  if ((i = do_index(t, id)) >= 0 && value &&
+      (t->r[i].extra || (t->r[i].extra = json_object())) &&
+      json_object_set(t->r[i].extra, key, value) == 0) {
+    if (t->r[i].announced) do_watch(t, i);
+    ret = 0;
+  }
+  pthread_mutex_unlock(&t->lock);
+  json_decref(value);
+  return ret;
 }
 
 json_t *rt_table_get(rt_table *t, const char *id) {
@@ -229,6 +281,13 @@ json_t *rt_table_tree(rt_table *t, const char *id) {
   }
   pthread_mutex_unlock(&t->lock);
   return ids;
+}
+
+void rt_table_watch_set(rt_table *t, rt_table_watch_fn fn, void *ud) {
+  pthread_mutex_lock(&t->lock);
+  t->watch = fn;
+  t->watch_ud = ud;
+  pthread_mutex_unlock(&t->lock);
 }
 
 size_t rt_table_count(rt_table *t, int state) {

@@ -98,6 +98,9 @@ static mrb_value gems_init(mrb_state *mrb, void *ud) {
     gems[i].init(mrb);
     mrb_state_atexit(mrb, gems[i].final);
   }
+  rt_jam_init(mrb);     /* M31::Jam: C methods jam.rb uses */
+  rt_combine_init(mrb); /* M31::FS.__combine, for fs.rb */
+  rt_repl_init(mrb);    /* M31::REPL.__check and friends, for repl.rb */
   return mrb_nil_value();
 }
 
@@ -116,6 +119,7 @@ rt_vm *rt_vm_new(size_t mem_limit) {
   rt_error err = {0};
   mrb_bool failed = FALSE;
   if (!vm) return NULL;
+  vm->ctx = mrb_nil_value();
   vm->mrb = mrb_open_core(vm_alloc, vm);
   if (!vm->mrb) goto Fail;
   mrb_protect_error(vm->mrb, gems_init, NULL, &failed);

@@ -19,6 +19,20 @@ typedef struct cached {
   mrb_value proc; /* registered while cached */
 } cached;
 
+/* A REPL session's VM: its own globals and definitions (see session.c's
+ * callers in runtime.h: "run" frames with a "session"). */
+typedef struct session {
+  char name[RT_ID_MAX];
+  rt_vm *vm;
+  rt_sched *s;
+  mrb_value nil_proc; /* the body of its fibrils (they only call fn) */
+} session;
+
+typedef struct live {
+  rt_fibril *f;
+  rt_sched *s;
+} live;
+
 typedef struct worker {
   int fd;
   cached cache[CACHE_MAX];
@@ -26,9 +40,13 @@ typedef struct worker {
   uint64_t compiles; /* sources compiled for "run" frames */
   rt_sched *s;
   rt_vm *vm;
-  rt_fibril **live; /* fibrils not yet reported finished */
+  live *live; /* fibrils not yet reported finished */
   size_t nlive, cap;
   uint64_t default_cpu_ns;
+  session *sess;
+  size_t nsess;
+  size_t vm_mem; /* budget of each VM */
+  struct rt_turn_board *board;
 } worker;
 
 void rt_worker_limits_fill(rt_worker_limits *l) {
@@ -77,16 +95,41 @@ static json_t *finished_msg(worker *w, rt_fibril *f) {
 static void report(worker *w) {
   size_t i = 0;
   while (i < w->nlive) {
-    rt_fibril *f = w->live[i];
-    json_t *msg = finished_msg(w, f);
+    live *l = &w->live[i];
+    json_t *msg = finished_msg(w, l->f);
     if (!msg) {
       i++;
       continue;
     }
     send_or_die(w, msg);
-    rt_sched_reap(w->s, f);
-    w->live[i] = w->live[--w->nlive];
+    rt_sched_reap(l->s, l->f);
+    *l = w->live[--w->nlive];
   }
+}
+
+static void live_add(worker *w, rt_fibril *f, rt_sched *s) {
+  if (w->nlive == w->cap) {
+    size_t cap = w->cap ? 2 * w->cap : 64;
+    live *v = realloc(w->live, cap * sizeof *v);
+    if (!v) _exit(1);
+    w->live = v, w->cap = cap;
+  }
+  w->live[w->nlive++] = (live){f, s};
+}
+
+/* The fibril id in any of the worker's schedulers, and its scheduler. */
+static rt_fibril *find(worker *w, const char *id, rt_sched **s) {
+  rt_fibril *f;
+  if ((f = rt_sched_find(w->s, id))) {
+    *s = w->s;
+    return f;
+  }
+  for (size_t i = 0; i < w->nsess; i++)
+    if ((f = rt_sched_find(w->sess[i].s, id))) {
+      *s = w->sess[i].s;
+      return f;
+    }
+  return NULL;
 }
 
 static void spawn_failed(worker *w, const char *id, rt_error *err) {
@@ -125,6 +168,102 @@ static int proc_for(worker *w, const char *code, size_t len, const char *path,
   return 0;
 }
 
+/* Puts the members of the run frame's ctx in the fibril's context; one
+ * that does not convert fails the fibril before it runs. */
+static void ctx_fill(rt_sched *s, rt_fibril *f, json_t *ctx) {
+  const char *k;
+  json_t *v;
+  rt_error err = {0};
+  json_object_foreach(ctx, k, v) {
+    if (rt_fibril_ctx_set(s, f, k, v, &err) != 0) {
+      rt_sched_kill(s, f, err.message);
+      rt_error_clear(&err);
+      return;
+    }
+  }
+}
+
+/* Session name's VM, made (with its prelude) at first use; NULL when no
+ * VM can be built (out of memory). */
+static session *session_get(worker *w, const char *name) {
+  session *x;
+  rt_error err = {0};
+  for (size_t i = 0; i < w->nsess; i++)
+    if (strcmp(w->sess[i].name, name) == 0) return &w->sess[i];
+  if (!(x = realloc(w->sess, (w->nsess + 1) * sizeof *x))) return NULL;
+  w->sess = x;
+  x = &w->sess[w->nsess];
+  memset(x, 0, sizeof *x);
+  snprintf(x->name, sizeof x->name, "%s", name);
+  if (!(x->vm = rt_vm_new(w->vm_mem))) return NULL;
+  if (!(x->s = rt_sched_new(x->vm, on_call, w)) ||
+      rt_vm_compile(x->vm, "nil", 3, "(session)", &x->nil_proc, &err) != 0) {
+    rt_sched_free(x->s);
+    rt_vm_free(x->vm);
+    rt_error_clear(&err);
+    return NULL;
+  }
+  mrb_gc_register(rt_vm_mrb(x->vm), x->nil_proc);
+  rt_sched_board_set(x->s, w->board);
+  w->nsess++;
+  return x;
+}
+
+/* A "run" frame naming a session: fn(*args) in the session's VM. */
+static void on_run_session(worker *w, json_t *m) {
+  const char *id = json_string_value(json_object_get(m, "id"));
+  const char *name = json_string_value(json_object_get(m, "session"));
+  const char *fn = json_string_value(json_object_get(m, "fn"));
+  json_int_t cpu_ms = json_integer_value(json_object_get(m, "cpu_ms"));
+  json_int_t mem = json_integer_value(json_object_get(m, "mem"));
+  json_t *args = json_object_get(m, "args");
+  session *x;
+  rt_error err = {0};
+  rt_fibril *f;
+  if (!id || !name || !fn) _exit(1);
+  if (!(x = session_get(w, name))) {
+    rt_error_set(&err, "NoMemoryError", "cannot make the session's VM");
+    spawn_failed(w, id, &err);
+    return;
+  }
+  if (rt_sched_spawn_proc(
+          x->s, id, x->nil_proc, fn, json_is_array(args) ? args : NULL,
+          cpu_ms > 0 ? (uint64_t)cpu_ms * 1000000u : w->default_cpu_ns, &f,
+          &err) != 0) {
+    spawn_failed(w, id, &err);
+    return;
+  }
+  if (mem > 0) rt_fibril_mem_budget_set(f, (size_t)mem);
+  live_add(w, f, x->s);
+  ctx_fill(x->s, f, json_object_get(m, "ctx"));
+}
+
+/* Ends session name: its fibrils are reported killed, its VM freed. */
+static void on_drop(worker *w, const char *name) {
+  for (size_t i = 0; name && i < w->nsess; i++) {
+    session *x = &w->sess[i];
+    if (strcmp(x->name, name) != 0) continue;
+    for (size_t k = 0; k < w->nlive;) {
+      live *l = &w->live[k];
+      if (l->s != x->s) {
+        k++;
+        continue;
+      }
+      rt_sched_kill(x->s, l->f, "session ended");
+      if (rt_fibril_state_get(l->f) != RT_FIBRIL_KILLED) /* mid-turn: never */
+        _exit(1);
+      send_or_die(w, finished_msg(w, l->f));
+      rt_sched_reap(x->s, l->f);
+      *l = w->live[--w->nlive];
+    }
+    mrb_gc_unregister(rt_vm_mrb(x->vm), x->nil_proc);
+    rt_sched_free(x->s);
+    rt_vm_free(x->vm);
+    w->sess[i] = w->sess[--w->nsess];
+    return;
+  }
+}
+
 static void on_run(worker *w, json_t *m) {
   const char *id = json_string_value(json_object_get(m, "id"));
   const char *code = json_string_value(json_object_get(m, "code"));
@@ -135,13 +274,8 @@ static void on_run(worker *w, json_t *m) {
   json_t *args = json_object_get(m, "args");
   rt_error err = {0};
   rt_fibril *f;
+  if (json_object_get(m, "session")) return on_run_session(w, m);
   if (!id || !code) _exit(1);
-  if (w->nlive == w->cap) {
-    size_t cap = w->cap ? 2 * w->cap : 64;
-    rt_fibril **live = realloc(w->live, cap * sizeof *live);
-    if (!live) _exit(1);
-    w->live = live, w->cap = cap;
-  }
   mrb_state *mrb = rt_vm_mrb(w->vm);
   int ai = mrb_gc_arena_save(mrb), rc;
   mrb_value proc;
@@ -157,7 +291,8 @@ static void on_run(worker *w, json_t *m) {
     return;
   }
   if (mem > 0) rt_fibril_mem_budget_set(f, (size_t)mem);
-  w->live[w->nlive++] = f;
+  live_add(w, f, w->s);
+  ctx_fill(w->s, f, json_object_get(m, "ctx"));
 }
 
 /* Compiles code without running it: answers "checked" with the syntax
@@ -185,20 +320,23 @@ static void on_check(worker *w, json_t *m) {
 static void on_frame(worker *w, json_t *m) {
   const char *t = json_string_value(json_object_get(m, "t"));
   const char *id = json_string_value(json_object_get(m, "id"));
-  rt_fibril *f = id ? rt_sched_find(w->s, id) : NULL;
+  rt_sched *s = NULL;
+  rt_fibril *f = id ? find(w, id, &s) : NULL;
   rt_error err = {0};
   if (strcmp(t, "run") == 0) return on_run(w, m);
   if (strcmp(t, "check") == 0) return on_check(w, m);
+  if (strcmp(t, "drop") == 0)
+    return on_drop(w, json_string_value(json_object_get(m, "session")));
   if (!f) return; /* finished meanwhile: the node will hear of it */
   if (strcmp(t, "answer") == 0) {
-    if (rt_sched_answer(w->s, f, json_object_get(m, "value"), &err) != 0 &&
+    if (rt_sched_answer(s, f, json_object_get(m, "value"), &err) != 0 &&
         rt_fibril_state_get(f) == RT_FIBRIL_WAITING)
-      rt_sched_raise(w->s, f, err.klass, err.message);
+      rt_sched_raise(s, f, err.klass, err.message);
   } else if (strcmp(t, "raise") == 0) {
-    rt_sched_raise(w->s, f, json_string_value(json_object_get(m, "class")),
+    rt_sched_raise(s, f, json_string_value(json_object_get(m, "class")),
                    json_string_value(json_object_get(m, "message")));
   } else if (strcmp(t, "kill") == 0) {
-    rt_sched_kill(w->s, f, "killed");
+    rt_sched_kill(s, f, "killed");
   }
   rt_error_clear(&err);
 }
@@ -216,10 +354,14 @@ void rt_worker_main(int fd, const rt_worker_limits *limits,
   if (!(vm = rt_vm_new(l.vm_mem)) || !(w.s = rt_sched_new(vm, on_call, &w)))
     _exit(1);
   w.vm = vm;
+  w.vm_mem = l.vm_mem;
+  w.board = board;
   rt_sched_board_set(w.s, board);
   send_or_die(&w, json_pack("{s:s, s:i}", "t", "hello", "pid", (int)getpid()));
   for (;;) {
     rt_sched_run(w.s);
+    for (size_t i = 0; i < w.nsess; i++)
+      rt_sched_run(w.sess[i].s);
     report(&w);
     if ((r = rt_frame_read(fd, &m)) != 0) _exit(r == 1 ? 0 : 1);
     on_frame(&w, m);

@@ -7,9 +7,10 @@ set -eu
 cd "$(dirname "$0")/.."
 
 build_pkgs="build-essential pkg-config libmicrohttpd-dev libjansson-dev
-            libcurl4-openssl-dev libleveldb-dev libmruby-dev libseccomp-dev"
+            libcurl4-openssl-dev libleveldb-dev libmruby-dev libseccomp-dev
+            libzip-dev libedit-dev"
 test_pkgs="libcmocka-dev mruby curl nodejs npm wrk etcd-server etcd-client
-           clang-format"
+           clang-format erlang-base chromium"
 pkgs=$build_pkgs
 [ "${1:-all}" = run ] || pkgs="$build_pkgs $test_pkgs"
 

@@ -48,6 +48,8 @@ static const opt opts[] = {
      "longest time one request may take to arrive, seconds (default 60)"},
     {"nuclei", "M31_NUCLEI", "N", OPT_INT, FIELD(nuclei), 0, 64,
      "worker processes running fibrils; 0 = 2 x cores (default)"},
+    {"repl-idle", "M31_REPL_IDLE", "S", OPT_INT, FIELD(repl_idle), 1, 604800,
+     "seconds an idle REPL session lives (default 1800)"},
 };
 
 #define NOPTS (sizeof opts / sizeof *opts)
@@ -63,6 +65,7 @@ void config_defaults(m31_config *cfg) {
   cfg->conn_per_ip = 64;
   cfg->conn_timeout = 30;
   cfg->request_timeout = 60;
+  cfg->repl_idle = 1800;
 }
 
 void config_usage(FILE *f) {

@@ -1,8 +1,10 @@
 /*
  * main.c — the `m31` command: `m31 serve [flags]` runs a node until SIGTERM
  * or SIGINT, then stops it cleanly. Exit status: 0 after a clean stop, 1
- * when the node cannot start, 2 for a usage error.
+ * when the node cannot start, 2 for a usage error. Every other subcommand
+ * (get, put, ps, run, repl, help, ...) is the client in cli/.
  */
+#include "cli/cli.h"
 #include "resources/resources.h"
 #include "server/internal.h"
 
@@ -12,12 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static void usage(FILE *f) {
-  fprintf(f, "usage: m31 <command> [flags]\n\n"
-             "commands:\n"
-             "  serve    run a node (m31 serve --help lists its flags)\n");
-}
 
 static const char *env_get(const char *name) { return getenv(name); }
 
@@ -96,20 +92,11 @@ int main(int argc, char **argv) {
   m31_config cfg;
   char err[512];
 
-  if (argc < 2) {
-    usage(stderr);
-    return 2;
-  }
-  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-      strcmp(argv[1], "help") == 0) {
-    usage(stdout);
+  if (argc == 3 && !strcmp(argv[1], "help") && !strcmp(argv[2], "serve")) {
+    config_usage(stdout);
     return 0;
   }
-  if (strcmp(argv[1], "serve") != 0) {
-    fprintf(stderr, "m31: unknown command '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
-  }
+  if (argc < 2 || strcmp(argv[1], "serve") != 0) return cli_main(argc, argv);
   switch (config_parse(&cfg, argc - 2, argv + 2, env_get, err, sizeof err)) {
   case CONFIG_HELP:
     config_usage(stdout);

@@ -35,6 +35,10 @@ typedef struct {
   int conn_timeout;    /* --conn-timeout seconds idle; default 30 */
   int request_timeout; /* --request-timeout seconds for a whole request; 60 */
   int nuclei;          /* --nuclei, M31_NUCLEI; worker processes; 2 x cores */
+  int repl_idle;       /* --repl-idle seconds before an idle REPL session
+                          ends; default 1800 */
+  char cors_origin[1024]; /* --cors-origin, M31_CORS_ORIGIN: "*" or origins
+                             separated by commas; "" (default): no CORS */
 } m31_config;
 
 /* ---------------------------------------------------------------- logging */

@@ -96,6 +96,8 @@ int branch_apply_create(store *s, txn *t, wop *op) {
   txn_put_json(t, k.p, k.n, src);
   op->out = object_out(op->key, src);
   op->created = 1;
+  txn_change(t, STORE_CHANGE_BRANCH, op->space, op->key, op->name, op->from,
+             txn_feeding(t) ? json_dump_compact(op->out) : NULL);
   ret = 0;
 Exit:
   json_decref(schema);

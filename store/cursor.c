@@ -14,7 +14,8 @@ char *cursor_make(uint64_t h, const char *last, size_t n) {
   kb_byte(&b, CURSOR_FORMAT);
   kb_u64(&b, h);
   kb_put(&b, last, n);
-  char *c = base64url_encode((const unsigned char *)b.p, b.n);
+  char *c = b64_encode(b.p, b.n, 1);
+  if (!c) abort(); /* as xmalloc: the store does not run out quietly */
   kb_free(&b);
   return c;
 }
@@ -22,7 +23,7 @@ char *cursor_make(uint64_t h, const char *last, size_t n) {
 int cursor_read(const char *c, uint64_t h, char **last, size_t *n) {
   unsigned char *raw = NULL;
   size_t len = 0;
-  if (base64url_decode(c, &raw, &len) != 0) return -1;
+  if (b64_decode(c, strlen(c), 1, &raw, &len) != 0) return -1;
   if (len <= CURSOR_HEAD || raw[0] != CURSOR_FORMAT ||
       key_u64((const char *)raw + 1) != h) {
     free(raw);

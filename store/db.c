@@ -26,10 +26,14 @@ static int apply(store *s, txn *t, wop *op) {
     return object_apply_put(s, t, op);
   case OP_OBJECT_PATCH:
     return patch_apply(s, t, op);
+  case OP_OBJECT_PATCH_MANY:
+    return patch_many_apply(s, t, op);
   case OP_OBJECT_DELETE:
     return object_apply_delete(s, t, op);
   case OP_BRANCH_CREATE:
     return branch_apply_create(s, t, op);
+  case OP_BLOB_PUT:
+    return blob_apply_put(s, t, op);
   }
   return err_set(&op->err, STORE_IO, "", "unknown operation");
 }
@@ -73,11 +77,13 @@ static void op_committed(store *s, wop *op) {
                         json_integer((json_int_t)count_get(s, op->space)));
 }
 
-/* Applies one group and makes it durable; every op gets its rc. */
-static void group_run(store *s, wop *group) {
+/* Applies one group and makes it durable; every op gets its rc. Once it
+ * is durable, feed (when not NULL) gets the group's changes. */
+static void group_run(store *s, wop *group, store_feed_fn feed, void *ud) {
   txn *t = txn_new(s);
   char *e = NULL;
   int any = 0;
+  if (feed) txn_changes_collect(t);
   for (wop *op = group; op; op = op->next) {
     op->rc = apply(s, t, op);
     if (op->rc == 0) {
@@ -97,6 +103,9 @@ static void group_run(store *s, wop *group) {
     atomic_fetch_add(&s->commits, 1);
     for (wop *op = group; op; op = op->next)
       if (op->rc == 0) op_committed(s, op);
+    size_t n;
+    const store_change *c = txn_changes(t, &n);
+    if (feed && n) feed(ud, c, n);
   }
   txn_free(t);
 }
@@ -105,6 +114,7 @@ static void wop_free(wop *op) {
   free(op->space);
   free(op->key);
   free(op->name);
+  free(op->data);
   free((char *)op->wcopy.branch);
   json_decref(op->body);
   json_decref(op->out);
@@ -134,9 +144,11 @@ static void *writer_main(void *arg) {
       pthread_cond_wait(&s->wake, &s->mu);
     if (!s->head) break; /* stopping, and the queue is drained */
     wop *group = s->head;
+    store_feed_fn feed = s->feed;
+    void *feed_ud = s->feed_ud;
     s->head = s->tail = NULL;
     pthread_mutex_unlock(&s->mu);
-    group_run(s, group);
+    group_run(s, group, feed, feed_ud);
     group_complete(group);
     pthread_mutex_lock(&s->mu);
   }
@@ -293,6 +305,13 @@ int store_open(const char *dir, store **out, store_err *err) {
   }
   *out = s;
   return 0;
+}
+
+void store_feed_set(store *s, store_feed_fn fn, void *ud) {
+  pthread_mutex_lock(&s->mu);
+  s->feed = fn;
+  s->feed_ud = ud;
+  pthread_mutex_unlock(&s->mu);
 }
 
 void store_close(store *s) {

@@ -9,6 +9,7 @@
 
 #include "store/keys.h"
 #include "store/store.h"
+#include "util/base64.h"
 
 #include <leveldb/c.h>
 #include <pthread.h>
@@ -21,8 +22,10 @@ typedef enum {
   OP_SPACE_DELETE,
   OP_OBJECT_PUT,
   OP_OBJECT_PATCH,
+  OP_OBJECT_PATCH_MANY, /* body = {"<key>": patch body, ...} */
   OP_OBJECT_DELETE,
   OP_BRANCH_CREATE,
+  OP_BLOB_PUT,
 } op_kind;
 
 /**
@@ -36,6 +39,8 @@ typedef struct wop {
   char *key;            /* object key, or NULL; owned */
   char *name;           /* branch to create, or NULL; owned */
   json_t *body;         /* refcount: own reference, or NULL */
+  char *data;           /* OP_BLOB_PUT's bytes: owned, or NULL */
+  size_t dlen;          /* and their length */
   const store_wopts *w; /* NULL, or &wcopy */
   store_wopts wcopy;    /* wcopy.branch is owned */
   uint64_t from;
@@ -75,6 +80,9 @@ struct store {
   pthread_t writer;
 
   schema_cache schemas;
+
+  store_feed_fn feed; /* guarded by mu; the writer copies it per group */
+  void *feed_ud;
 
   atomic_uint_fast64_t reads, writes, commits, keys_read, spaces;
 };
@@ -175,6 +183,29 @@ void txn_op_abort(txn *t);
 /** Writes the group's writes in one synced batch. 0, or -1 (errmsg set). */
 int txn_write(txn *t, char **errmsg);
 
+/*
+ * Changes for the change feed (store_feed_set), kept like the writes: the
+ * current operation's join the group's on txn_op_commit and are dropped on
+ * txn_op_abort. Nothing is kept unless txn_changes_collect was called.
+ */
+
+/** From now on this overlay keeps the changes its operations report. */
+void txn_changes_collect(txn *t);
+
+/** 1 when changes are kept: only then is an object's text worth making. */
+int txn_feeding(const txn *t);
+
+/**
+ * Reports a change of the current operation; the strings are copied,
+ * object (malloc'ed, NUL-terminated, or NULL) is taken, also when changes
+ * are not kept.
+ */
+void txn_change(txn *t, store_change_op op, const char *space, const char *key,
+                const char *branch, uint64_t version, char *object);
+
+/** The changes of the group's committed operations, in order (borrowed). */
+const store_change *txn_changes(const txn *t, size_t *n);
+
 /* -------------------------------------------------------------- helpers */
 
 /** Fills err (printf-style detail); always returns -1 for `return err_set`. */
@@ -200,14 +231,7 @@ int db_get(store *s, const char *key, size_t klen, char **val, size_t *vlen,
 int db_get_json(store *s, const char *key, size_t klen, json_t **out,
                 store_err *err);
 
-/** Base64 (standard alphabet, padded) check. 1 valid, 0 not. */
-int base64_valid(const char *s, size_t len);
-
-/** URL-safe base64 without padding; result malloc'd. */
-char *base64url_encode(const unsigned char *p, size_t n);
-
-/** Decodes URL-safe base64 into *out (malloc'd). 0, or -1 if malformed. */
-int base64url_decode(const char *s, unsigned char **out, size_t *n);
+/* base64: util/base64.h */
 
 /* --------------------------------------------------------------- schemas */
 
@@ -337,7 +361,9 @@ int space_apply_delete(store *s, txn *t, wop *op);
 int object_apply_put(store *s, txn *t, wop *op);
 int object_apply_delete(store *s, txn *t, wop *op);
 int patch_apply(store *s, txn *t, wop *op);
+int patch_many_apply(store *s, txn *t, wop *op);
 int branch_apply_create(store *s, txn *t, wop *op);
+int blob_apply_put(store *s, txn *t, wop *op);
 
 /* -------------------------------------------------------------- indexes */
 

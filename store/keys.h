@@ -13,6 +13,12 @@
  *   V\0<space>\0<key>\0<branch>\0<u64>  version records (versioned spaces)
  *   I\0<space>\0<attr>\0<enc><key>      attribute index (value = key)
  *   L\0<space>\0<label>\0<enc><key>     label index (value = key)
+ *   K\0<namespace>\0<name>              raw bytes (store_blob_*), in no
+ *                                       space: K\0code\0sha256:<hex> is
+ *                                       the source /code registered
+ *
+ * Scans of a space's data all start at one of its kinds' prefixes, so the
+ * K keys never show in listings, counts or queries.
  *
  * Encoded values are self-delimiting (fixed width, or escaped and
  * terminated), so the object key follows directly and memcmp order of the
@@ -33,6 +39,7 @@ enum {
   K_VERSION = 'V',
   K_INDEX = 'I',
   K_LABEL = 'L',
+  K_BLOB = 'K',
 };
 
 /* Type tags of labels and Any values: their order is null < false < true <

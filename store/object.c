@@ -70,6 +70,8 @@ int object_write(txn *t, wop *op, const json_t *schema, const char *branch,
   int main = branch_is_main(branch);
   uint64_t v = old ? version_of(old) + 1 : 1;
   json_t *st = json_object();
+  char *d;
+  size_t dn;
   time_now_rfc3339(now, sizeof now);
   /* With the key inside, a stored main head is the very answer to a GET
    * (store_object_get_text): keys are sorted, so "version" comes last. */
@@ -81,10 +83,12 @@ int object_write(txn *t, wop *op, const json_t *schema, const char *branch,
   json_object_set_new(st, "modified", json_string(now));
   if (!main) json_object_set(st, "from", json_object_get(old, "from"));
   head_key(&k, op->space, op->key, branch);
-  txn_put_json(t, k.p, k.n, st);
+  d = json_dump_compact(st);
+  dn = strlen(d);
+  txn_put(t, k.p, k.n, d, dn);
   if (schema_versioning(schema)) {
     version_key(&k, op->space, op->key, branch, v);
-    txn_put_json(t, k.p, k.n, st);
+    txn_put(t, k.p, k.n, d, dn);
   }
   if (main) {
     index_update(t, schema, op->space, op->key, old, st);
@@ -92,6 +96,16 @@ int object_write(txn *t, wop *op, const json_t *schema, const char *branch,
   }
   op->out = object_out(op->key, st);
   op->created = !old;
+  /* The change feed gets the object as a GET answers it: a stored main
+   * head is that text already; a branch head also holds "from". */
+  if (txn_feeding(t)) {
+    txn_change(
+        t, op->kind == OP_OBJECT_PUT ? STORE_CHANGE_PUT : STORE_CHANGE_PATCH,
+        op->space, op->key, main ? "main" : branch, v,
+        main ? d : json_dump_compact(op->out));
+    if (main) d = NULL;
+  }
+  free(d);
   json_decref(st);
   kb_free(&k);
   return 0;
@@ -153,6 +167,8 @@ int object_apply_delete(store *s, txn *t, wop *op) {
   } else if (del_under(t, K_VERSION, op->space, op->key, branch)) {
     goto Io;
   }
+  txn_change(t, STORE_CHANGE_DELETE, op->space, op->key,
+             branch_is_main(branch) ? "main" : branch, version_of(old), NULL);
   ret = 0;
   goto Exit;
 Io:

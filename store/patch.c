@@ -1,8 +1,9 @@
 /*
  * patch.c — PATCH: atomic updates of one record ($incr, $append, $max,
- * $min, $unset, plain sets; labels merge). Runs in the writer, so the read
- * of the current head and the write of the new one cannot interleave with
- * another write.
+ * $min, $unset, plain sets; labels merge), and of many records of one space
+ * in one operation (store_object_patch_many). Runs in the writer, so the
+ * read of the current head and the write of the new one cannot interleave
+ * with another write.
  */
 #include "store/internal.h"
 
@@ -147,13 +148,13 @@ static int merge(const json_t *schema, const json_t *body, json_t *attrs,
   return 0;
 }
 
-int patch_apply(store *s, txn *t, wop *op) {
-  json_t *schema = NULL, *old = NULL, *attrs = NULL, *labels = NULL;
+/* Patches (op->space, op->key) on main or op->w's branch against the
+ * space's schema (borrowed), as one PATCH does; sets op->out. */
+static int patch_one(txn *t, wop *op, const json_t *schema) {
+  json_t *old = NULL, *attrs = NULL, *labels = NULL;
   const char *branch = op->w ? op->w->branch : NULL;
   int ret = -1;
-  if (schema_load_txn(s, t, op->space, &schema, &op->err) ||
-      object_head_load(t, op, branch, &old))
-    goto Exit;
+  if (object_head_load(t, op, branch, &old)) goto Exit;
   attrs = old ? json_deep_copy(json_object_get(old, "attrs")) : NULL;
   labels = old ? json_deep_copy(json_object_get(old, "labels")) : NULL;
   if (!attrs) attrs = json_object();
@@ -163,9 +164,113 @@ int patch_apply(store *s, txn *t, wop *op) {
     goto Exit;
   ret = object_write(t, op, schema, branch, old, attrs, labels);
 Exit:
-  json_decref(schema);
   json_decref(old);
   json_decref(attrs);
   json_decref(labels);
   return ret;
+}
+
+int patch_apply(store *s, txn *t, wop *op) {
+  json_t *schema = NULL;
+  if (schema_load_txn(s, t, op->space, &schema, &op->err)) return -1;
+  int ret = patch_one(t, op, schema);
+  json_decref(schema);
+  return ret;
+}
+
+/* Names the key of a failed patch in err: field "<key>.<field>" (or
+ * "<key>"), detail "<key>: <detail>". Built in a kbuf, so a long key
+ * is cut at the end of the field rather than overflowing it. */
+static void err_key_prefix(store_err *err, const char *key) {
+  kbuf b = {0};
+  kb_put(&b, key, strlen(key));
+  if (err->field[0]) {
+    kb_byte(&b, '.');
+    kb_put(&b, err->field, strlen(err->field));
+  }
+  kb_byte(&b, 0);
+  snprintf(err->field, sizeof err->field, "%s", b.p);
+  b.n = 0;
+  kb_put(&b, key, strlen(key) < 100 ? strlen(key) : 100);
+  kb_put(&b, ": ", 2);
+  kb_put(&b, err->detail, strlen(err->detail));
+  kb_byte(&b, 0);
+  snprintf(err->detail, sizeof err->detail, "%s", b.p);
+  kb_free(&b);
+}
+
+/*
+ * Every patch of op->body ({"<key>": patch}) in this one operation: the
+ * schema is loaded once, and each key goes through patch_one as a PATCH
+ * of its own would (head, merge, validation, object_write with its
+ * indexes and count), each seeing the ones before it. Their writes are
+ * the op's pending writes, so the first failure drops all of them
+ * (group_run aborts the op) and the others of the group stand.
+ */
+int patch_many_apply(store *s, txn *t, wop *op) {
+  json_t *schema = NULL, *body;
+  const char *key;
+  size_t n = 0;
+  int ret = -1;
+  if (schema_load_txn(s, t, op->space, &schema, &op->err)) return -1;
+  json_object_foreach(op->body, key, body) {
+    /* a view of op for one key: everything in it is borrowed */
+    wop one = {.kind = OP_OBJECT_PATCH,
+               .space = op->space,
+               .key = (char *)key,
+               .body = body};
+    int rc = patch_one(t, &one, schema);
+    json_decref(one.out);
+    if (rc != 0) {
+      op->err = one.err;
+      err_key_prefix(&op->err, key);
+      goto Exit;
+    }
+    n++;
+  }
+  op->out = json_pack("{s:I}", "applied", (json_int_t)n);
+  ret = 0;
+Exit:
+  json_decref(schema);
+  return ret;
+}
+
+/* Names, shapes, before anything is queued; a key's failure names it. */
+static int patches_check(const char *space, const json_t *patches,
+                         store_err *err) {
+  const char *key;
+  json_t *body;
+  if (store_name_check(space, "space", err)) return -1;
+  if (!json_is_object(patches))
+    return err_set(err, STORE_BAD_REQUEST, "",
+                   "patches must be a JSON object of key: patch");
+  if (!json_keys_clean(patches))
+    return err_set(err, STORE_BAD_REQUEST, "", "a key holds a NUL");
+  json_object_foreach((json_t *)patches, key, body) {
+    if (store_name_check(key, "key", err) || body_shape_check(body, err)) {
+      err_key_prefix(err, key);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void store_object_patch_many_async(store *s, const char *space,
+                                   const json_t *patches, store_done_fn cb,
+                                   void *ud) {
+  store_err err = {0};
+  if (patches_check(space, patches, &err)) {
+    db_fail_now(cb, ud, &err);
+    return;
+  }
+  db_submit(s, wop_new(OP_OBJECT_PATCH_MANY, space, NULL, NULL, patches, NULL,
+                       cb, ud));
+}
+
+int store_object_patch_many(store *s, const char *space, const json_t *patches,
+                            json_t **out, store_err *err) {
+  db_waiter wt;
+  db_waiter_init(&wt);
+  store_object_patch_many_async(s, space, patches, db_waiter_done, &wt);
+  return db_waiter_wait(&wt, out, NULL, err);
 }

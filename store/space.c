@@ -130,6 +130,7 @@ int space_apply_delete(store *s, txn *t, wop *op) {
   txn_del(t, k.p, k.n);
   kb_free(&k);
   op->spaces_delta = -1;
+  txn_change(t, STORE_CHANGE_SPACE_DELETE, op->space, NULL, NULL, 0, NULL);
   return 0;
 }
 

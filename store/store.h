@@ -202,6 +202,33 @@ void store_object_patch_async(store *s, const char *space, const char *key,
                               const json_t *body, const store_wopts *w,
                               store_done_fn cb, void *ud);
 
+/* ------------------------------------------------------- many patches */
+
+/**
+ * Applies patches = {"<key>": <patch body as store_object_patch takes>, ...}
+ * to the main heads of objects of one space as ONE writer operation: the
+ * schema is read once, the patches are applied one after another (each
+ * sees the ones before it) with their versions, indexes and object count
+ * exactly as single patches, and all are written in the same LevelDB
+ * batch. All or nothing: if any patch fails, none is applied and res->err
+ * names its key: field "<key>.<field>" (e.g. "w1.attrs.freq"), or "<key>"
+ * when the failure has no field; a missing space is STORE_NOT_FOUND naming
+ * "space". Objects that do not exist are created as store_object_patch
+ * creates them (numbers start at 0, lists at []).
+ * res->out = {"applied": N}; res->created is 0. An empty object applies
+ * nothing and succeeds. The space name is copied; patches is borrowed: the
+ * store takes its own reference, so the caller may drop its own on return
+ * but must not modify patches after.
+ */
+void store_object_patch_many_async(store *s, const char *space,
+                                   const json_t *patches, store_done_fn cb,
+                                   void *ud);
+
+/** store_object_patch_many_async waiting for it: *out (may be NULL) as
+ * res->out. */
+int store_object_patch_many(store *s, const char *space, const json_t *patches,
+                            json_t **out, store_err *err);
+
 /**
  * Reads the head of `branch` (NULL = main), or `version` of it when
  * version > 0 (only in a versioned space, else STORE_NOT_FOUND unless it is
@@ -309,6 +336,79 @@ typedef struct {
  */
 int store_query_run(store *s, const char *space, const store_query *q,
                     json_t **out, uint64_t *keys_read, store_err *err);
+
+/* ----------------------------------------------------------------- blobs */
+
+/*
+ * Raw bytes by (namespace, name), for what the node keeps that is not an
+ * object (the source /code registered, in namespace "code"). Blobs belong
+ * to no space: no listing, count, index or query sees them. Both names
+ * follow store_name_check (field "namespace" or "name" when bad).
+ */
+
+/**
+ * Writes (or overwrites) blob (ns, name) = data[0..len) through the writer;
+ * the completion runs once it is durable (res->out NULL). The names and the
+ * bytes are copied, so the caller may free them on return.
+ */
+void store_blob_put_async(store *s, const char *ns, const char *name,
+                          const void *data, size_t len, store_done_fn cb,
+                          void *ud);
+
+/** store_blob_put_async waiting for it. */
+int store_blob_put(store *s, const char *ns, const char *name, const void *data,
+                   size_t len, store_err *err);
+
+/**
+ * Reads blob (ns, name): 0 with *data (new: malloc'ed, NUL-terminated past
+ * its *len bytes; the caller frees it), or -1 with STORE_NOT_FOUND naming
+ * "name" when absent (*data NULL), STORE_IO on a read failure.
+ */
+int store_blob_get(store *s, const char *ns, const char *name, char **data,
+                   size_t *len, store_err *err);
+
+/* ----------------------------------------------------------- change feed */
+
+/** What a committed change did (store_feed_fn). */
+typedef enum {
+  STORE_CHANGE_PUT,          /* an object or branch head replaced (PUT) */
+  STORE_CHANGE_PATCH,        /* updated by a patch (also patch_many) */
+  STORE_CHANGE_DELETE,       /* an object (main) or one branch removed */
+  STORE_CHANGE_BRANCH,       /* a branch made (store_branch_create) */
+  STORE_CHANGE_SPACE_DELETE, /* the space and all in it removed */
+} store_change_op;
+
+/**
+ * One committed change. Every string is borrowed for the callback's
+ * duration only: copy what you keep.
+ */
+typedef struct {
+  store_change_op op;
+  const char *space;
+  const char *key;    /* NULL for SPACE_DELETE */
+  const char *branch; /* "main" or the branch's name; NULL for SPACE_DELETE */
+  uint64_t version;   /* the version written; a DELETE: the version removed */
+  const char *object; /* the object after the change as a GET of it answers
+                         it, compact JSON, NUL-terminated; NULL for deletes */
+  size_t object_len;
+} store_change;
+
+/**
+ * The change feed: called on the writer thread after each group of writes
+ * is durable and before any of the group's completions runs, with the
+ * group's changes in the order they were applied (n >= 1). Failed
+ * operations contribute nothing; store_object_patch_many gives one PATCH
+ * per key. Like a completion it must not block (every later write waits
+ * for it) and must not call a mutating function of this store.
+ */
+typedef void (*store_feed_fn)(void *ud, const store_change *changes, size_t n);
+
+/**
+ * Sets the change feed (fn NULL: none, the default; then no change is
+ * recorded at all). Set it before writes start: a group the writer has
+ * already taken reports to the feed it was taken with.
+ */
+void store_feed_set(store *s, store_feed_fn fn, void *ud);
 
 /* ----------------------------------------------------------------- stats */
 

@@ -27,6 +27,11 @@ struct txn {
   ent **buckets;
   size_t nbuckets, count;
   ent *touched;
+  /* changes: [0, ncommitted) the group's, [ncommitted, nchg) the current
+   * operation's; strings owned */
+  int feed;
+  store_change *chg;
+  size_t nchg, ncommitted, chgcap;
 };
 
 static uint64_t hash_bytes(const char *p, size_t n) {
@@ -44,7 +49,24 @@ txn *txn_new(store *s) {
   if (!t->buckets) abort();
   t->count = 0;
   t->touched = NULL;
+  t->feed = 0;
+  t->chg = NULL;
+  t->nchg = t->ncommitted = t->chgcap = 0;
   return t;
+}
+
+static void change_free(store_change *c) {
+  free((char *)c->space);
+  free((char *)c->key);
+  free((char *)c->branch);
+  free((char *)c->object);
+}
+
+/* Drops the current operation's changes. */
+static void changes_abort(txn *t) {
+  for (size_t i = t->ncommitted; i < t->nchg; i++)
+    change_free(&t->chg[i]);
+  t->nchg = t->ncommitted;
 }
 
 void txn_free(txn *t) {
@@ -59,6 +81,9 @@ void txn_free(txn *t) {
     }
   }
   free(t->buckets);
+  for (size_t i = 0; i < t->nchg; i++)
+    change_free(&t->chg[i]);
+  free(t->chg);
   free(t);
 }
 
@@ -210,6 +235,7 @@ void txn_op_commit(txn *t) {
     e->touched = NULL;
   }
   t->touched = NULL;
+  t->ncommitted = t->nchg;
 }
 
 void txn_op_abort(txn *t) {
@@ -221,6 +247,7 @@ void txn_op_abort(txn *t) {
     e->touched = NULL;
   }
   t->touched = NULL;
+  changes_abort(t);
 }
 
 int txn_write(txn *t, char **errmsg) {
@@ -248,4 +275,38 @@ long txn_del_prefix(txn *t, const char *prefix, size_t n) {
   long r = txn_del_range(t, prefix, n, hi, n);
   free(hi);
   return r;
+}
+
+void txn_changes_collect(txn *t) { t->feed = 1; }
+
+int txn_feeding(const txn *t) { return t->feed; }
+
+static char *dup_or_null(const char *p) {
+  return p ? xstrndup(p, strlen(p)) : NULL;
+}
+
+void txn_change(txn *t, store_change_op op, const char *space, const char *key,
+                const char *branch, uint64_t version, char *object) {
+  store_change *c;
+  if (!t->feed) {
+    free(object);
+    return;
+  }
+  if (t->nchg == t->chgcap) {
+    t->chgcap = t->chgcap ? 2 * t->chgcap : 8;
+    t->chg = xrealloc(t->chg, t->chgcap * sizeof *t->chg);
+  }
+  c = &t->chg[t->nchg++];
+  c->op = op;
+  c->space = dup_or_null(space);
+  c->key = dup_or_null(key);
+  c->branch = dup_or_null(branch);
+  c->version = version;
+  c->object = object;
+  c->object_len = object ? strlen(object) : 0;
+}
+
+const store_change *txn_changes(const txn *t, size_t *n) {
+  *n = t->ncommitted;
+  return t->chg;
 }

@@ -38,7 +38,7 @@ int value_fits(int t, const json_t *v) {
     break;
   case T_BYTES:
     ok = json_is_string(v) &&
-         base64_valid(json_string_value(v), json_string_length(v));
+         b64_valid(json_string_value(v), json_string_length(v));
     break;
   case T_LIST:
     ok = json_is_array(v);

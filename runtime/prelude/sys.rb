@@ -17,12 +17,38 @@ module M31
     value
   end
 
+  # The context of the fibril in its turn (a Hash the scheduler sets:
+  # "id", "parent", and what the prelude keeps per fibril); nil outside.
+  def self.ctx
+    @ctx
+  end
+
+  # Applies what this fibril has put off (combined fs increments; see
+  # fs.rb). Runs before each channel message, spawn and fs call, and at
+  # the end of the fibril.
+  def self.flush
+    FS.flush if @ctx && @ctx[:incr]
+    nil
+  end
+
   # The fiber of a fibril: runs +body+ (the compiled code), then, when
-  # +fn+ is given, the top-level method +fn+ with +args+.
+  # +fn+ is given, the top-level method +fn+ with +args+. Put-off writes
+  # are applied before it ends, even when it raises.
   def self.fibril(body, fn, args)
     Fiber.new do
-      value = body.call
-      fn ? TOPLEVEL.__send__(fn, *args) : value
+      begin
+        value = body.call
+        value = TOPLEVEL.__send__(fn, *args) if fn
+      rescue Exception => e
+        begin
+          M31.flush
+        rescue StandardError
+          nil # the first error is the one to report
+        end
+        raise e
+      end
+      M31.flush
+      value
     end
   end
 end

@@ -265,6 +265,111 @@ static void test_switch_benchmark(void **state) {
          call, sw, sw / call);
 }
 
+/* ------------------------------------------------------ M31.ctx per fibril */
+
+static json_t *eval_json(rt_vm *vm, const char *src) {
+  rt_error err = {0};
+  json_t *out = NULL;
+  if (rt_vm_eval(vm, src, strlen(src), "ctx.rb", &out, &err) != 0)
+    fail_msg("%s: %s %s", src, err.klass, err.message);
+  return out;
+}
+
+static void assert_result(rt_fibril *f, const char *text) {
+  json_error_t je;
+  json_t *want = json_loads(text, JSON_DECODE_ANY, &je);
+  if (rt_fibril_state_get(f) != RT_FIBRIL_DONE)
+    fail_msg("%s is %s: %s %s", rt_fibril_id(f),
+             rt_fibril_state_name(rt_fibril_state_get(f)),
+             rt_fibril_error(f) ? rt_fibril_error(f)->klass : "",
+             rt_fibril_error(f) ? rt_fibril_error(f)->message : "");
+  if (!json_equal(rt_fibril_result(f), want)) {
+    char *got = json_dumps(rt_fibril_result(f), JSON_ENCODE_ANY);
+    fail_msg("%s answered %s, want %s", rt_fibril_id(f), got, text);
+  }
+  json_decref(want);
+}
+
+static void test_ctx_visible_in_turn_only(void **state) {
+  fixture *fx = *state;
+  rt_error err = {0};
+  json_t *v, *out;
+  fx->h.sync = 0;
+  out = eval_json(fx->vm, "M31.ctx");
+  assert_true(json_is_null(out));
+  json_decref(out);
+  /* two fibrils, each its own ctx, read before and after a yield */
+  const char *src = "a = M31.ctx['key']\n"
+                    "M31.call('add', 1)\n"
+                    "[a, M31.ctx['key'], M31.ctx['id'], M31.ctx.class.to_s]\n";
+  rt_fibril *f = spawn(fx, "ctx-a", src, NULL, NULL, 0);
+  rt_fibril *g = spawn(fx, "ctx-b", src, NULL, NULL, 0);
+  assert_int_equal(
+      rt_fibril_ctx_set(fx->h.s, f, "key", v = json_string("A"), &err), 0);
+  json_decref(v);
+  v = json_pack("{s:[i, s]}", "deep", 1, "x");
+  assert_int_equal(rt_fibril_ctx_set(fx->h.s, g, "key", v, &err), 0);
+  json_decref(v);
+  assert_int_equal(rt_sched_run(fx->h.s), 2);
+  assert_int_equal(rt_fibril_state_get(f), RT_FIBRIL_WAITING);
+  /* between turns (both wait): nil at the top level */
+  out = eval_json(fx->vm, "M31.ctx.inspect");
+  assert_string_equal(json_string_value(out), "nil");
+  json_decref(out);
+  /* a change while it waits is seen at its next turn */
+  assert_int_equal(
+      rt_fibril_ctx_set(fx->h.s, f, "key", v = json_string("A2"), &err), 0);
+  json_decref(v);
+  answer_all(&fx->h);
+  rt_sched_run(fx->h.s);
+  assert_result(f, "[\"A\", \"A2\", \"ctx-a\", \"Hash\"]");
+  assert_result(g, "[{\"deep\": [1, \"x\"]}, {\"deep\": [1, \"x\"]}, "
+                   "\"ctx-b\", \"Hash\"]");
+  out = eval_json(fx->vm, "M31.ctx");
+  assert_true(json_is_null(out));
+  json_decref(out);
+  /* a finished fibril takes no more */
+  assert_int_equal(
+      rt_fibril_ctx_set(fx->h.s, f, "key", v = json_string("B"), &err), -1);
+  json_decref(v);
+  assert_true(err.klass[0] != '\0');
+  rt_error_clear(&err);
+}
+
+static void test_ctx_bad_value_and_parent(void **state) {
+  fixture *fx = *state;
+  rt_error err = {0};
+  json_t *v, *deep = json_array(), *j = deep;
+  fx->h.sync = 1;
+  rt_fibril *f = spawn(fx, "ctx-p",
+                       "p = PARENT\n"
+                       "[p.class.to_s, p.tx.id, p.rx.id, sys.id, "
+                       "M31.ctx['n'], p.equal?(PARENT)]\n",
+                       NULL, NULL, 0);
+  rt_fibril *g = spawn(fx, "ctx-np", "[PARENT, M31.ctx['n']]", NULL, NULL, 0);
+  /* a value that does not convert: -1, and the context keeps the rest */
+  for (int i = 0; i < RT_JSON_DEPTH_MAX + 5; i++) {
+    json_t *k = json_array();
+    json_array_append_new(j, k);
+    j = k;
+  }
+  assert_int_equal(rt_fibril_ctx_set(fx->h.s, f, "n", deep, &err), -1);
+  assert_string_equal(err.klass, "TypeError");
+  rt_error_clear(&err);
+  json_decref(deep);
+  v = json_pack("{s:s, s:s}", "send", "n-s", "recv", "n-r");
+  assert_int_equal(rt_fibril_ctx_set(fx->h.s, f, "parent", v, &err), 0);
+  json_decref(v);
+  rt_sched_run(fx->h.s);
+  assert_result(f, "[\"M31::Pair\", \"n-s\", \"n-r\", \"ctx-p\", null, true]");
+  assert_result(g, "[null, null]");
+  /* PARENT outside a fibril is a NameError */
+  json_t *out = NULL;
+  assert_int_equal(rt_vm_eval(fx->vm, "PARENT", 6, "t.rb", &out, &err), -1);
+  assert_string_equal(err.klass, "NameError");
+  rt_error_clear(&err);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_many_fibrils, setup, teardown),
@@ -274,6 +379,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_print_and_misuse, setup, teardown),
       cmocka_unit_test_setup_teardown(test_kill_and_budget, setup, teardown),
       cmocka_unit_test_setup_teardown(test_switch_benchmark, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ctx_visible_in_turn_only, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_ctx_bad_value_and_parent, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

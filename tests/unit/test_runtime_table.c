@@ -156,12 +156,99 @@ static void test_list_paging(void **state) {
   rt_table_free(t);
 }
 
+static void test_extra_members(void **state) {
+  rt_table *t = rt_table_new("X");
+  char a[RT_ID_MAX], b[RT_ID_MAX], s[16];
+  size_t next;
+  json_t *o, *v;
+  (void)state;
+  rt_table_add(t, NULL, a);
+  rt_table_add(t, a, b);
+  assert_int_equal(rt_table_extra_set(t, a, "code", json_string("sha256:ab")),
+                   0);
+  assert_int_equal(
+      rt_table_extra_set(t, a, "channels",
+                         json_pack("{s:s, s:s}", "send", "/channels/X-1",
+                                   "recv", "/channels/X-2")),
+      0);
+  /* the record's own members win */
+  assert_int_equal(rt_table_extra_set(t, a, "state", json_string("bogus")), 0);
+  assert_int_equal(rt_table_extra_set(t, a, "id", json_string("X-99")), 0);
+  assert_int_equal(rt_table_extra_set(t, a, "children", json_array()), 0);
+  o = rt_table_get(t, a);
+  assert_string_equal(json_string_value(json_object_get(o, "code")),
+                      "sha256:ab");
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(o, "channels"), "recv")),
+                      "/channels/X-2");
+  assert_string_equal(json_string_value(json_object_get(o, "state")), "ready");
+  assert_string_equal(json_string_value(json_object_get(o, "id")), a);
+  assert_int_equal(json_array_size(json_object_get(o, "children")), 1);
+  json_decref(o);
+  /* set again: the new value */
+  assert_int_equal(rt_table_extra_set(t, a, "code", json_string("sha256:cd")),
+                   0);
+  o = rt_table_get(t, a);
+  assert_string_equal(json_string_value(json_object_get(o, "code")),
+                      "sha256:cd");
+  json_decref(o);
+  /* another record has none of them */
+  o = rt_table_get(t, b);
+  assert_null(json_object_get(o, "code"));
+  json_decref(o);
+  /* listing shows them; so does a finished record */
+  v = json_integer(1);
+  assert_int_equal(rt_table_finish(t, a, RT_FIBRIL_DONE, v, NULL, 0, 0), 0);
+  json_decref(v);
+  assert_string_equal(state_of(t, a, s), "done");
+  json_t *l = rt_table_list(t, -1, NULL, 0, 10, &next);
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(l, 0), "code")),
+      "sha256:cd");
+  assert_null(json_object_get(json_array_get(l, 1), "code"));
+  json_decref(l);
+  /* an unknown id: -1, and the value is still released */
+  v = json_string("kept");
+  json_incref(v);
+  assert_int_equal(rt_table_extra_set(t, "X-99", "code", v), -1);
+  assert_int_equal(v->refcount, 1);
+  json_incref(v);
+  assert_int_equal(rt_table_extra_set(t, "nonsense", "code", v), -1);
+  assert_int_equal(v->refcount, 1);
+  json_decref(v);
+  rt_table_free(t);
+}
+
+/* rt_table_get answers a new record: changing it, nested members
+ * included, changes nothing in the table. */
+static void test_extra_not_shared(void **state) {
+  rt_table *t = rt_table_new("Y");
+  char a[RT_ID_MAX];
+  json_t *o;
+  (void)state;
+  rt_table_add(t, NULL, a);
+  rt_table_extra_set(t, a, "channels",
+                     json_pack("{s:s}", "send", "/channels/Y-1"));
+  o = rt_table_get(t, a);
+  json_object_set_new(json_object_get(o, "channels"), "send",
+                      json_string("changed"));
+  json_decref(o);
+  o = rt_table_get(t, a);
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(o, "channels"), "send")),
+                      "/channels/Y-1");
+  json_decref(o);
+  rt_table_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ids_and_states),
       cmocka_unit_test(test_bad_ids),
       cmocka_unit_test(test_family),
       cmocka_unit_test(test_list_paging),
+      cmocka_unit_test(test_extra_members),
+      cmocka_unit_test(test_extra_not_shared),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

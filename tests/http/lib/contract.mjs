@@ -42,6 +42,8 @@ export const TEMPLATES = [
   '/channels/{id}',
   '/channels/{id}/clones',
   '/channels/{id}/close',
+  '/repl',
+  '/repl/{id}',
 ];
 
 const SCHEMA_URN = 'urn:m31:schema:';
