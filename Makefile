@@ -35,7 +35,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PORT ?= 8031
 
-.PHONY: all deps run test unit e2e e2e-san fault fault-san openapi-check bench clean fmt fmt-check san wordfreq
+.PHONY: all deps run test unit e2e e2e-san fault fault-san openapi-check bench clean fmt fmt-check san wordfreq browser browser-san
 
 all: $(BUILD)/m31
 
@@ -99,6 +99,18 @@ e2e-san:
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  node --test --test-concurrency=1 tests/http/
 
+# The browser console (web/) in Debian's chromium, driven by playwright-core
+# (tests/browser; no browser is ever downloaded). Screenshots of each pane
+# go to tests/artifacts/browser/.
+browser: all
+	M31_BIN=$(abspath $(BUILD)/m31) node --test --test-concurrency=1 tests/browser/
+
+browser-san:
+	@$(MAKE) --no-print-directory SAN=1 all
+	M31_BIN=$(abspath build-san/m31) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  node --test --test-concurrency=1 tests/browser/
+
 # SIGKILL in the middle of a write load; every acknowledged write survives.
 fault: all
 	M31_BIN=$(abspath $(BUILD)/m31) node tests/fault/kill_durability.mjs
@@ -111,8 +123,8 @@ openapi-check:
 	node tests/http/tools/openapi-check.mjs
 
 test: deps
-	@$(MAKE) --no-print-directory fmt-check all unit openapi-check e2e fault
-	@$(MAKE) --no-print-directory SAN=1 all unit e2e-san
+	@$(MAKE) --no-print-directory fmt-check all unit openapi-check e2e fault browser
+	@$(MAKE) --no-print-directory SAN=1 all unit e2e-san browser-san
 
 # tests/bench/run.sh builds bare_mhd and load_space itself; these helpers
 # need the build's flags (mruby's) or erlc, so make builds them.

@@ -183,9 +183,9 @@ static void call_invoke(store *s, const char *space, json_t *rec,
  * operation; answers {"applied": N}. */
 static void call_incr_many(store *s, const char *space, const char *keyattr,
                            json_t *recs, fsc_done_fn done, void *ud) {
-  json_t *schema, *patches, *rec, *v;
+  json_t *schema;
   store_err e = {0};
-  const char *keyname = space_key(s, space, &schema, &e), *key, *a;
+  const char *keyname = space_key(s, space, &schema, &e);
   if (!keyname) {
     done(ud, fsc_error(&e));
     return;
@@ -196,16 +196,7 @@ static void call_incr_many(store *s, const char *space, const char *keyattr,
     json_decref(schema);
     return;
   }
-  patches = json_object();
-  json_object_foreach(recs, key, rec) {
-    json_t *attrs = json_object();
-    json_object_foreach(rec, a, v) {
-      json_object_set_new(attrs, a, json_pack("{s:O}", "$incr", v));
-    }
-    json_object_set_new(patches, key, json_pack("{s:o}", "attrs", attrs));
-  }
-  store_object_patch_many_async(s, space, patches, written, wctx_new(done, ud));
-  json_decref(patches);
+  fsc_incr_submit(s, space, recs, done, ud); /* fibril_incr.c */
   json_decref(schema);
 }
 

@@ -178,6 +178,15 @@ int fsc_pred_text(const json_t *v, char *buf, size_t len);
 int fsc_invoke_split(const char *keyname, const json_t *rec, const char **key,
                      json_t **body, store_err *err);
 
+/**
+ * Applies recs = {key: {attr: n}} (borrowed) as increments to space,
+ * merged with other fibrils' while the store is busy with the space
+ * (fibril_incr.c); done(ud, {"ok": {"applied": N}} | {"error": ...}) once
+ * durable, from the store's writer thread.
+ */
+void fsc_incr_submit(store *s, const char *space, const json_t *recs,
+                     fsc_done_fn done, void *ud);
+
 /* -------------------------------------- REPL sessions (repl.c, fibrils.c) */
 
 /** Runs fn(arg) on the nucleus thread, soon (from any thread). */

@@ -294,7 +294,7 @@ static void reset_put(watcher *w, const char *reason) {
 static int do_advance(watcher *w, uint64_t now) {
   wring *r = &w->feed->ring;
   const wev *e;
-  uint64_t upto;
+  uint64_t upto = 0;
 
   if (W.stopping) {
     watcher_printf(w, "event: close\ndata: {\"reason\":\"stopping\"}\n\n");

@@ -31,24 +31,30 @@ static int read_all(int fd, char *p, size_t n) {
   return 0;
 }
 
-int rt_frame_write(int fd, const json_t *msg) {
-  int ret = -1;
-  char *text = json_dumps(msg, JSON_COMPACT);
-  size_t n;
-  unsigned char hdr[4];
-  if (!text) goto Exit;
-  n = strlen(text);
+char *rt_frame_encode(const json_t *msg, size_t *len) {
+  size_t n = json_dumpb(msg, NULL, 0, JSON_COMPACT);
+  unsigned char *buf;
   if (n == 0 || n > RT_FRAME_MAX) {
     errno = EMSGSIZE;
-    goto Exit;
+    return NULL;
   }
-  hdr[0] = (unsigned char)(n >> 24), hdr[1] = (unsigned char)(n >> 16);
-  hdr[2] = (unsigned char)(n >> 8), hdr[3] = (unsigned char)n;
-  if (write_all(fd, (char *)hdr, 4) != 0) goto Exit;
-  if (write_all(fd, text, n) != 0) goto Exit;
-  ret = 0;
-Exit:
-  free(text);
+  if (!(buf = malloc(n + 4))) return NULL;
+  if (json_dumpb(msg, (char *)buf + 4, n, JSON_COMPACT) != n) {
+    free(buf);
+    errno = EINVAL;
+    return NULL;
+  }
+  buf[0] = (unsigned char)(n >> 24), buf[1] = (unsigned char)(n >> 16);
+  buf[2] = (unsigned char)(n >> 8), buf[3] = (unsigned char)n;
+  *len = n + 4;
+  return (char *)buf;
+}
+
+int rt_frame_write(int fd, const json_t *msg) {
+  size_t n;
+  char *buf = rt_frame_encode(msg, &n);
+  int ret = buf ? write_all(fd, buf, n) : -1;
+  free(buf);
   return ret;
 }
 

@@ -38,7 +38,11 @@ typedef struct nworker {
   size_t nids, cap;
   char (*sess)[RT_ID_MAX]; /* sessions (own VMs) this worker holds */
   size_t nsess, scap;
+  char *out; /* frames not yet taken by the worker's socket */
+  size_t outlen, outoff;
 } nworker;
+
+static void out_drop(nworker *w);
 
 struct rt_nucleus {
   rt_nucleus_opts opts;
@@ -154,6 +158,7 @@ void rt_nucleus_free(rt_nucleus *n) {
   if (!n) return;
   for (int i = 0; n->w && i < n->opts.workers; i++) {
     worker_stop(n, &n->w[i]);
+    out_drop(&n->w[i]);
     free(n->w[i].ids);
     free(n->w[i].sess);
   }
@@ -220,10 +225,48 @@ pid_t rt_nucleus_worker_pid(const rt_nucleus *n, int i) {
 
 /* ----------------------------------------------------------- node -> worker */
 
+/* Writes what the outbox holds until the socket takes no more. 0, or -1
+ * when the worker's end is broken. */
+static int out_flush(nworker *w) {
+  while (w->outoff < w->outlen) {
+    ssize_t r = send(w->fd, w->out + w->outoff, w->outlen - w->outoff,
+                     MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    if (r <= 0) return -1;
+    w->outoff += (size_t)r;
+  }
+  w->outoff = w->outlen = 0;
+  return 0;
+}
+
+static void out_drop(nworker *w) {
+  free(w->out);
+  w->out = NULL;
+  w->outlen = w->outoff = 0;
+}
+
+/*
+ * Queues msg (taken) for worker w and writes what the socket takes now.
+ * Never blocks: a worker in a long turn reads nothing, and may itself be
+ * writing a large frame that only this thread reads; a blocking write
+ * here would wait for it for ever. The rest goes out as poll sees room.
+ */
 static int send_frame(nworker *w, json_t *msg) {
-  int rc = msg && w->fd >= 0 ? rt_frame_write(w->fd, msg) : -1;
+  size_t n;
+  char *buf = msg && w->fd >= 0 ? rt_frame_encode(msg, &n) : NULL;
   json_decref(msg);
-  return rc;
+  if (!buf) return -1;
+  if (w->outoff > 0 && w->outoff == w->outlen) w->outoff = w->outlen = 0;
+  char *p = realloc(w->out, w->outlen + n);
+  if (!p) {
+    free(buf);
+    return -1;
+  }
+  memcpy(p + w->outlen, buf, n);
+  w->out = p, w->outlen += n;
+  free(buf);
+  return out_flush(w);
 }
 
 /* The live worker holding the fewest fibrils, or NULL. */
@@ -367,6 +410,7 @@ static int worker_died(rt_nucleus *n, int wi, const char *reason,
   worker_reap(n, w->pid, &status);
   close(w->fd);
   w->fd = -1, w->pid = -1;
+  out_drop(w);
   status_reason(status, why, sizeof why);
   w->ids = NULL, w->nids = w->cap = 0;
   w->sess = NULL, w->nsess = w->scap = 0;
@@ -494,7 +538,9 @@ int rt_nucleus_poll(rt_nucleus *n, int timeout_ms) {
   for (;;) {
     events += deadlines_check(n, &busy);
     for (int i = 0; i < nw; i++)
-      pfd[i] = (struct pollfd){.fd = n->w[i].fd, .events = POLLIN};
+      pfd[i] = (struct pollfd){
+          .fd = n->w[i].fd,
+          .events = POLLIN | (n->w[i].outoff < n->w[i].outlen ? POLLOUT : 0)};
     uint64_t now = rt_now_ns();
     int wait = timeout_ms < 0 ? -1
                : now >= end   ? 0
@@ -504,9 +550,13 @@ int rt_nucleus_poll(rt_nucleus *n, int timeout_ms) {
     pfd[nw] = (struct pollfd){.fd = n->wake_fd, .events = POLLIN};
     int r = poll(pfd, (nfds_t)nw + 1, wait);
     if (r < 0 && errno != EINTR) return -1;
-    for (int i = 0; r > 0 && i < nw; i++)
-      if (pfd[i].revents && n->w[i].fd == pfd[i].fd)
+    for (int i = 0; r > 0 && i < nw; i++) {
+      if (!pfd[i].revents || n->w[i].fd != pfd[i].fd) continue;
+      if ((pfd[i].revents & POLLOUT) && out_flush(&n->w[i]) != 0)
+        events += worker_died(n, i, NULL, NULL);
+      else if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
         events += worker_readable(n, i);
+    }
     if (r > 0 && n->wake_fd >= 0 && pfd[nw].revents) woken = 1;
     if (events > 0 || woken || (timeout_ms >= 0 && rt_now_ns() >= end))
       return events;

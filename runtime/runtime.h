@@ -266,6 +266,13 @@ void rt_fibril_host_set(rt_fibril *f, void *data);
 int rt_frame_write(int fd, const json_t *msg);
 
 /**
+ * msg as one frame's bytes, length prefix included (new, free it; its
+ * size in *len). NULL (errno set) when it does not encode or passes
+ * RT_FRAME_MAX.
+ */
+char *rt_frame_encode(const json_t *msg, size_t *len);
+
+/**
  * Reads one frame from fd: *out (refcount: new) is the JSON object. Returns
  * 0, or 1 at a clean end of stream (no byte of a new frame), or -1 on a
  * read error, a truncated frame, an oversized length, or text that is not

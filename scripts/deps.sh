@@ -2,7 +2,9 @@
 # Installs what M31 needs, and only what is missing.
 #   scripts/deps.sh run   what building and running a node needs
 #   scripts/deps.sh       that, plus what the tests and benchmarks need
-#                         (Debian packages, then npm ci in tests/http)
+#                         (Debian packages, then npm ci in tests/http and
+#                         tests/browser: playwright-core drives Debian's
+#                         chromium; it downloads no browser)
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -32,8 +34,9 @@ if [ -n "$(echo $missing)" ]; then
 fi
 
 [ "${1:-all}" = run ] && exit 0
-if [ ! -d tests/http/node_modules ] ||
-   [ tests/http/package-lock.json -nt tests/http/node_modules ]; then
-  (cd tests/http && npm ci --no-audit --no-fund --loglevel=error)
-  touch tests/http/node_modules
-fi
+for d in tests/http tests/browser; do
+  if [ ! -d $d/node_modules ] || [ $d/package-lock.json -nt $d/node_modules ]; then
+    (cd $d && npm ci --no-audit --no-fund --loglevel=error)
+    touch $d/node_modules
+  fi
+done

@@ -10,7 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum opt_kind { OPT_INT, OPT_SIZE, OPT_STR, OPT_BIND, OPT_NODE, OPT_LEVEL };
+enum opt_kind {
+  OPT_INT,
+  OPT_SIZE,
+  OPT_STR,
+  OPT_BIND,
+  OPT_NODE,
+  OPT_LEVEL,
+  OPT_CORS
+};
 
 typedef struct {
   const char *flag, *env, *arg;
@@ -50,6 +58,10 @@ static const opt opts[] = {
      "worker processes running fibrils; 0 = 2 x cores (default)"},
     {"repl-idle", "M31_REPL_IDLE", "S", OPT_INT, FIELD(repl_idle), 1, 604800,
      "seconds an idle REPL session lives (default 1800)"},
+    {"cors-origin", "M31_CORS_ORIGIN", "LIST", OPT_CORS, FIELD(cors_origin), 0,
+     0,
+     "origins browsers may call from (a,b or *); default none: no CORS "
+     "headers"},
 };
 
 #define NOPTS (sizeof opts / sizeof *opts)
@@ -162,6 +174,14 @@ static int opt_set(m31_config *cfg, const opt *o, const char *val,
       return -1;
     }
     break;
+  case OPT_CORS: {
+    char why[160];
+    if (cors_list_check(val, why, sizeof why) != 0) {
+      snprintf(errbuf, errlen, "%s: %s", who, why);
+      return -1;
+    }
+    break;
+  }
   }
   /* The data directory keeps room for "/node-id" and "/db" after it. */
   size_t room = o->kind == OPT_STR ? 16 : 1;

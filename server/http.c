@@ -252,6 +252,7 @@ static void route_or_reply(m31_req *r) {
     return;
   case ROUTE_OPTIONS:
     reply_header(r, "Allow", r->match.allow);
+    cors_preflight(r); /* cors.c: nothing unless --cors-origin */
     reply_empty(r, 204);
     return;
   }
@@ -391,11 +392,12 @@ int http_start(const m31_config *cfg, char *errbuf, size_t errlen) {
 
 void http_stop(void) {
   uint64_t until = node_now_ns() + SHUTDOWN_GRACE_NS;
-  MHD_socket listen_fd;
-
   if (!daemon_) return;
+  /* Not MHD_quiesce_daemon: with the epoll thread pool, 0.9.75 races in
+   * it and aborts ("Failed to remove listen FD from epoll set"; see
+   * README). New connections of the grace are served with
+   * Connection: close instead. */
   atomic_store(&closing, 1);
-  listen_fd = MHD_quiesce_daemon(daemon_);
   /* Parked requests are waited for past the grace: libmicrohttpd must not
    * stop with a suspended connection, and the writes they wait for end. */
   while (atomic_load(&inflight) > 0 &&
@@ -406,6 +408,5 @@ void http_stop(void) {
             (long)atomic_load(&inflight));
   MHD_stop_daemon(daemon_);
   daemon_ = NULL;
-  if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
   watchdog_stop();
 }

@@ -235,6 +235,31 @@ void metrics_record_aborted(void);
 /** Forgets every count (unit tests). */
 void metrics_reset(void);
 
+/* ------------------------------------------------------------------ cors */
+
+/**
+ * Checks a --cors-origin value: "" (off), "*", or origins
+ * (scheme://host[:port]) separated by commas, spaces around them ignored.
+ * Returns 0, or -1 with a sentence in why.
+ */
+int cors_list_check(const char *list, char *why, size_t n);
+
+/** 1 when origin (an Origin header; NULL ok) is allowed by list. */
+int cors_origin_allowed(const char *list, const char *origin);
+
+/**
+ * An OPTIONS preflight on an existing route (r->match.allow filled): when
+ * CORS is configured and the Origin allowed, adds the Allow-Methods,
+ * Allow-Headers and Max-Age headers to r's answer (call before it).
+ */
+void cors_preflight(m31_req *r);
+
+/**
+ * Adds the CORS headers of any answer to resp when CORS is configured:
+ * Vary: Origin, and for an allowed Origin Allow-Origin and Expose-Headers.
+ */
+void cors_answer(m31_req *r, struct MHD_Response *resp);
+
 /* -------------------------------------------------------------- watchdog */
 
 /*

@@ -224,6 +224,7 @@ enum MHD_Result reply_queue(m31_req *r, int closing) {
   if (!has_header(r, "Cache-Control"))
     MHD_add_response_header(r->resp, "Cache-Control", "no-store");
   MHD_add_response_header(r->resp, "M31-Request-Id", r->id);
+  cors_answer(r, r->resp);
   /* While stopping, keep-alive clients are told to go elsewhere. */
   if (closing) MHD_add_response_header(r->resp, "Connection", "close");
   return MHD_queue_response(r->conn, (unsigned)r->status, r->resp);

@@ -92,8 +92,24 @@ async function refresh(more = false) {
       h('td', { text: `${c.send_open}/${c.recv_open}` }));
     tr.classList.toggle('selected', current && current.channel === c.channel);
     if (current && current.channel === c.channel) {
+      const ends = (x) => JSON.stringify([x.send, x.recv]);
+      const changed = ends(current) !== ends(c);
       current = { ...current, ...c };
-      renderInfo();
+      if (changed) { // an end opened or closed: redraw, keeping what the form shows
+        const keep = ['textarea', '.ok', '.error'].map((sel) => {
+          const el = $(`#ch-send ${sel}`);
+          return el && { sel, value: el.value, text: el.textContent, hidden: el.hidden };
+        });
+        renderDetail();
+        for (const k of keep) {
+          const el = k && $(`#ch-send ${k.sel}`);
+          if (!el) continue;
+          if (k.sel === 'textarea') el.value = k.value;
+          else { el.textContent = k.text; el.hidden = k.hidden; }
+        }
+      } else {
+        renderInfo();
+      }
     }
   }
   for (const tr of [...els.rows.querySelectorAll('tr[data-id]')]) if (!seen.has(tr.dataset.id)) tr.remove();
@@ -181,18 +197,28 @@ function renderDetail() {
   listenBtn.addEventListener('click', () => (stream ? stopListening('stopped') : listen(recvEnd.value)));
   const oneBtn = h('button', { type: 'button', text: 'Receive one', title: 'GET the end with ?wait=0: the next message, or 204' });
   oneBtn.addEventListener('click', () => receiveOne(recvEnd.value));
+  const receive = h('div', { class: 'form' },
+    h('h4', { text: 'Receive' }),
+    c.recv && c.recv.length
+      ? [h('label', {}, 'from ', recvEnd),
+        h('div', { class: 'form-bar' }, listenBtn, oneBtn,
+          h('span', { id: 'ch-stream-state', class: 'badge', dataset: { state: 'off' }, text: '○ not listening' }))]
+      : h('p', { class: 'muted', text: 'no open receive end' }),
+    h('p', { class: 'muted small', text: `Receiving takes messages off the channel: each goes to one receiver. A stopped stream is let go at its next heartbeats (every ${HEARTBEAT_S} s); a message sent before then is lost (at most once).` }));
   fill(els.detail,
     h('div', { class: 'detail-head' }, h('h3', {}, h('code', { text: c.channel }))),
     h('dl', { class: 'kv ch-info' }),
-    c.send && c.send.length ? sendForm : h('p', { class: 'muted', text: 'no open send end' }),
-    h('h4', { text: 'Receive' }),
-    c.recv && c.recv.length
-      ? h('div', { class: 'form-bar' }, 'from ', recvEnd, listenBtn, oneBtn, h('span', { id: 'ch-stream-state', class: 'badge', dataset: { state: 'off' }, text: '○ not listening' }))
-      : h('p', { class: 'muted', text: 'no open receive end' }),
-    h('p', { class: 'muted small', text: `Receiving takes each message off the channel: it goes to one receiver only. After Stop the node notices within ${HEARTBEAT_S} s; a message sent in that time goes to the stopped stream and is lost (delivery is at most once).` }),
+    h('div', { class: 'ch-io' },
+      c.send && c.send.length ? sendForm : h('p', { class: 'muted', text: 'no open send end' }),
+      receive),
+    h('h4', { text: 'Received' }),
     h('ol', { class: 'msg-log', id: 'ch-log', 'aria-live': 'polite' }));
   renderInfo();
   renderLog();
+  if (stream) {
+    recvEnd.value = stream.end;
+    streamState('live', `● listening on ${stream.end}`);
+  }
 }
 
 async function send(form) {
@@ -201,6 +227,7 @@ async function send(form) {
   const ok = form.querySelector('.ok');
   showError(err, null);
   ok.hidden = true;
+  ok.textContent = '';
   const text = f.value.value;
   try { JSON.parse(text); } catch (e) { showError(err, new Error(`not JSON: ${e.message}`)); return; }
   const wait = f.wait.value ? `?wait=${Number(f.wait.value)}` : '';

@@ -101,11 +101,11 @@ function rowFor(id) {
   const idButton = h('button', { type: 'button', class: 'link mono', text: id, title: 'show the record', onclick: () => select(id) });
   const metrics = h('span', { class: 'metrics muted' });
   const outcome = h('span', { class: 'outcome mono' });
-  const kill = h('button', { type: 'button', class: 'danger small', text: 'Kill', title: `DELETE /fibrils/${id}: kill it and its descendants`, onclick: () => kill(id) });
-  const row = h('div', { class: 'fib-row' }, state, idButton, metrics, outcome, h('span', { class: 'grow' }), kill);
+  const killButton = h('button', { type: 'button', class: 'danger small', text: 'Kill', title: `DELETE /fibrils/${id}: kill it and its descendants`, onclick: () => kill(id) });
+  const row = h('div', { class: 'fib-row' }, state, idButton, metrics, outcome, h('span', { class: 'grow' }), killButton);
   const ul = h('ul');
   const li = h('li', { dataset: { id } }, row, ul);
-  r = { li, row, state, metrics, outcome, kill, ul };
+  r = { li, row, state, metrics, outcome, kill: killButton, ul };
   rows.set(id, r);
   return r;
 }
@@ -180,7 +180,9 @@ function detail(rec) {
   els.detail.className = '';
   const links = [];
   if (rec.channels) {
-    links.push(h('a', { href: `#/channels/${seg(rec.channels.recv.replace(/^\/channels\//, ''))}`, text: 'its channels' }));
+    const end = (uri) => `#/channels/${seg(uri.replace(/^\/channels\//, ''))}`;
+    links.push(h('a', { href: end(rec.channels.send), title: `${rec.channels.send}: what is sent here, the fibril reads with PARENT.recv`, text: 'send to it' }));
+    links.push(h('a', { href: end(rec.channels.recv), title: `${rec.channels.recv}: what the fibril sends with PARENT.send`, text: 'hear from it' }));
   }
   if (rec.parent) links.push(h('button', { type: 'button', class: 'link', text: `parent ${rec.parent}`, onclick: () => select(rec.parent) }));
   const code = h('div', { class: 'sub' });
@@ -217,6 +219,7 @@ async function spawn() {
   const ok = els.form.querySelector('.ok');
   showError(err, null);
   ok.hidden = true;
+  ok.textContent = '';
   const body = { code: f.code.value };
   const fn = f.fn.value.trim();
   try {

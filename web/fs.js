@@ -113,6 +113,7 @@ async function createSpace() {
     const r = await api('PUT', `/fs/${seg(name)}`, { json: spec });
     toast(r.status === 201 ? `space ${name} created` : `space ${name} exists with this schema`);
     f.elements.name.value = '';
+    $('#fs-new-space').open = false;
     await loadSpaces(false);
     location.hash = `#/fs/${seg(name)}`;
   } catch (e) {
@@ -351,6 +352,9 @@ function renderDetail(o, sel) {
           if (o.branch === 'main') {
             selected = null;
             removeRow(o.key);
+            cur.schema.objects = Math.max(0, cur.schema.objects - 1);
+            renderSchema();
+            loadSpaces(false);
             fill(els.detail, 'Select an object.');
             els.detail.className = 'muted';
           } else {
@@ -435,6 +439,7 @@ async function putObject() {
   const ok = f.querySelector('.ok');
   showError(err, null);
   ok.hidden = true;
+  ok.textContent = '';
   if (!cur) return;
   let attrs;
   let labels;
@@ -452,6 +457,7 @@ async function putObject() {
     ok.textContent = `${r.status === 201 ? 'created' : 'replaced'} ${key}`;
     cur.schema.objects += r.status === 201 ? 1 : 0;
     renderSchema();
+    loadSpaces(false); // their object counts
     await search(false);
     select({ key });
   } catch (e) {

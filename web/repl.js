@@ -49,7 +49,7 @@ export function init() {
   els.ta.addEventListener('keydown', onKey);
   els.ta.addEventListener('input', () => { unmark(); layout(); });
   els.ta.addEventListener('scroll', syncScroll);
-  els.run.addEventListener('click', () => { run(false); els.ta.focus(); });
+  els.run.addEventListener('click', () => { if (busy) stop(); else run(false); els.ta.focus(); });
   $('#repl-clear').addEventListener('click', () => { fill(els.transcript); els.ta.focus(); });
   $('#repl-new').addEventListener('click', async () => {
     await close();
@@ -108,6 +108,7 @@ function onKey(e) {
     return;
   }
   if (e.key === 'Escape') {
+    if (busy) { stop(); return; }
     unmark();
     hint('');
   }
@@ -249,15 +250,37 @@ async function evaluate(code) {
   }
 }
 
+function setBusy(on) {
+  busy = on;
+  els.run.textContent = on ? 'Stop' : 'Run';
+  els.run.classList.toggle('danger', on);
+  els.run.classList.toggle('primary', !on);
+  if (on) els.ta.setAttribute('aria-busy', 'true');
+  else els.ta.removeAttribute('aria-busy');
+}
+
+/**
+ * Ends the running evaluation: GET /repl/{id} names its fibril while the
+ * session is busy, and DELETE /fibrils/{id} kills just that (the session
+ * goes on; its answer is an error of class Killed).
+ */
+async function stop() {
+  if (!busy || !session) return;
+  try {
+    const { body } = await api('GET', session.uri);
+    if (body && body.fibril) await api('DELETE', `/fibrils/${seg(body.fibril)}`, { ok: [404] });
+  } catch (e) {
+    note(`could not stop it: ${describe(e)}`);
+  }
+}
+
 async function run(fromEnter) {
   if (busy) { hint('still running the previous input…', 'busy'); return; }
   if (!els.ta.value.trim()) return;
   const caret = els.ta.selectionStart - dedent(els.ta.selectionStart);
   const code = els.ta.value;
-  busy = true;
-  els.run.disabled = true;
-  els.ta.setAttribute('aria-busy', 'true');
-  hint('running…', 'busy');
+  setBusy(true);
+  hint('running… (Esc or Stop ends it)', 'busy');
   let ans;
   try {
     ans = await evaluate(code);
@@ -266,9 +289,7 @@ async function run(fromEnter) {
     hint('');
     return;
   } finally {
-    busy = false;
-    els.run.disabled = false;
-    els.ta.removeAttribute('aria-busy');
+    setBusy(false);
   }
   if (ans && ans.incomplete) {
     if (fromEnter) newline(caret);

@@ -14,8 +14,9 @@
 //   node corpus.mjs --dir DIR [--size 4M] [--books N] [--shelves N] [--seed S]
 //
 // writes DIR/index.html, DIR/shelf-NN/{index.html,book-NNNN.zip}, the plain
-// texts (the zips' entries, byte for byte) under DIR/texts/, and last
-// DIR/corpus.json, which describes it all; a DIR whose corpus.json matches
+// texts (the zips' entries, byte for byte) under DIR/texts/, and
+// DIR/corpus.json, which describes it all; the lot is made in a directory
+// beside DIR and renamed to DIR when whole. A DIR whose corpus.json matches
 // the options is kept as it is. Every fourth book is zipped as two volumes
 // (two entries). Deterministic: the same options give the same bytes.
 //
@@ -395,14 +396,17 @@ export function generate(opts) {
   const o = normalize(opts);
   const old = loadManifest(dir);
   if (same(old, o)) return old;
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(join(dir, 'texts'), { recursive: true });
+  // Made aside and renamed into place: a reader (or another generate of
+  // the same corpus, e.g. two benchmarks at once) never sees half of one.
+  const work = `${dir}.tmp-${process.pid}`;
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(join(work, 'texts'), { recursive: true });
   const vocab = vocabulary(o.seed);
   const per = Math.floor(o.size / o.books);
   const manifest = { options: o, bytes: 0, zipBytes: 0, index: 'index.html', books: [] };
   const shelfOf = (i) => (o.shelves ? (i - 1) % o.shelves : -1); // round-robin
   const shelfDir = (s) => `shelf-${String(s + 1).padStart(2, '0')}`;
-  for (let s = 0; s < o.shelves; s++) mkdirSync(join(dir, shelfDir(s)));
+  for (let s = 0; s < o.shelves; s++) mkdirSync(join(work, shelfDir(s)));
   const t0 = Date.now();
   for (let i = 1; i <= o.books; i++) {
     const name = `book-${String(i).padStart(4, '0')}`;
@@ -414,8 +418,8 @@ export function generate(opts) {
     const z = zip(entries);
     const s = shelfOf(i);
     const zipPath = s < 0 ? `${name}.zip` : `${shelfDir(s)}/${name}.zip`;
-    writeFileSync(join(dir, zipPath), z);
-    for (const e of entries) writeFileSync(join(dir, 'texts', e.name), e.data);
+    writeFileSync(join(work, zipPath), z);
+    for (const e of entries) writeFileSync(join(work, 'texts', e.name), e.data);
     manifest.books.push({ zip: zipPath, title, texts: entries.map((e) => `texts/${e.name}`) });
     manifest.bytes += entries.reduce((n, e) => n + e.data.length, 0);
     manifest.zipBytes += z.length;
@@ -430,19 +434,24 @@ export function generate(opts) {
     return [n % 2 ? `./${base}` : base, `${b.title} (${b.zip.split('/').pop()})`];
   };
   if (o.shelves === 0) {
-    writeFileSync(join(dir, 'index.html'), page('M31 corpus', manifest.books.map(link)));
+    writeFileSync(join(work, 'index.html'), page('M31 corpus', manifest.books.map(link)));
   } else {
     const top = [];
     for (let s = 0; s < o.shelves; s++) {
       const mine = manifest.books.filter((_, k) => shelfOf(k + 1) === s);
-      writeFileSync(join(dir, shelfDir(s), 'index.html'), page(`M31 corpus, shelf ${s + 1}`, mine.map(link)));
+      writeFileSync(join(work, shelfDir(s), 'index.html'), page(`M31 corpus, shelf ${s + 1}`, mine.map(link)));
       top.push([`${shelfDir(s)}/index.html`, `Shelf ${s + 1} (${mine.length} books)`]);
     }
-    writeFileSync(join(dir, 'index.html'), page('M31 corpus', top));
+    writeFileSync(join(work, 'index.html'), page('M31 corpus', top));
   }
-  // Written last and atomically: its presence means the corpus is whole.
-  writeFileSync(join(dir, 'corpus.json.tmp'), `${JSON.stringify(manifest, null, 1)}\n`);
-  renameSync(join(dir, 'corpus.json.tmp'), join(dir, 'corpus.json'));
+  writeFileSync(join(work, 'corpus.json'), `${JSON.stringify(manifest, null, 1)}\n`);
+  const theirs = loadManifest(dir);
+  if (same(theirs, o)) { // made by another process meanwhile: the same bytes
+    rmSync(work, { recursive: true, force: true });
+    return theirs;
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(work, dir);
   return manifest;
 }
 

@@ -5,7 +5,7 @@
 // [the index URL]), shows progress while the fibrils crawl, then prints
 // the answer for "pi" and the top words, and stops both servers.
 //
-//   node run.mjs [--bin build/m31] [--corpus DIR] [--size 4M] [--books N]
+//   node run.mjs [--bin build/m31] [--size 4M] [--corpus build/wordfreq/corpus-4M] [--books N]
 //                [--shelves N] [--seed S] [--program wordfreq.rb]
 //                [--cpu-ms 600000] [--timeout 1800] [--stall 120] [--top 10]
 //                [--nuclei N] [--check] [--json] [--keep]
@@ -16,8 +16,8 @@
 // leaves the node's data directory. The root fibril is killed (DELETE) when
 // it has not ended after --timeout seconds, or when nothing moved (fibril
 // states, books fetched, CPU used, words stored) for --stall seconds: a
-// crawl that stopped is reported, not waited on. Exit status 0 when the root fibril
-// ended "done" (and, with --check, every count agreed).
+// crawl that stopped is reported, not waited on. Exit status 0 when the
+// root fibril ended "done" (and, with --check, every count agreed).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -31,9 +31,15 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '../..');
 
 const a = parseArgs(process.argv.slice(2));
+if (a.help) {
+  // The usage is the block of comments at the top of this file.
+  const head = readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
+  console.log(head.slice(1).filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('//'))).map((l) => l.slice(3)).join('\n'));
+  process.exit(0);
+}
 const opt = {
   bin: resolve(a.bin || join(REPO, 'build/m31')),
-  corpus: resolve(a.corpus || join(REPO, 'build/wordfreq-corpus')),
+  corpus: resolve(a.corpus || join(REPO, 'build/wordfreq', `corpus-${a.size || '4M'}`)),
   program: resolve(a.program || join(HERE, 'wordfreq.rb')),
   cpuMs: Number(a.cpuMs || 600000),
   timeout: Number(a.timeout || 1800),
@@ -165,7 +171,7 @@ async function main() {
       if (FINAL.has(rec.state)) break;
       let why = null;
       if ((Date.now() - tPost) / 1000 > opt.timeout) why = `not done after ${opt.timeout} s`;
-      if (Date.now() - lastShown >= 1000) {
+      if (Date.now() - lastShown >= (opt.json ? 5000 : 1000)) { // less load on a measured node
         lastShown = Date.now();
         const p = await progress(node, site, tPost, expected);
         say(p.line);

@@ -16,6 +16,9 @@
 #      (sys.spawn + sys.collect) and in Erlang (spawn_erlang.erl) (aim:
 #      under 5 us); POST /fibrils and a channel round trip over HTTP vs
 #      bare_mhd.
+#   5. word frequencies: the paper's Figure 2 (examples/wordfreq) over a
+#      generated corpus of zipped books vs McIlroy's pipeline on the same
+#      texts; where M31's time goes (tests/bench/wordfreq.sh).
 #
 # Absolute numbers depend on the machine (and wrk shares its cores with the
 # servers); the ratios measured in one run are what to compare.
@@ -29,6 +32,9 @@
 # BENCH_SKIP_CHANNELS=1; BENCH_SPAWN_N (children per local-spawn run,
 # default 1000), BENCH_ERLANG_N (processes, default 100000),
 # BENCH_SEQ_CONNS (connections of the sequential client, default 4).
+# Section 5 (tests/bench/wordfreq.sh: the word-frequency example on a
+# BENCH_WORDFREQ_SIZE corpus, default 100M, vs McIlroy's pipeline):
+# BENCH_SKIP_WORDFREQ=1 skips it; see that file for its other variables.
 # M31_BUILD: the build directory (default build; `make bench` passes
 # $(BUILD)), which also holds runtime_switch, http_seq and spawn_erlang.beam
 # that `make bench` builds.
@@ -491,7 +497,14 @@ search_section() {
 # shellcheck source=tests/bench/runtime.sh
 . "$HERE/runtime.sh"
 
+# ------------------------------------------------------ 5: word frequencies
+
+# wordfreq.sh: wordfreq_section (examples/wordfreq vs McIlroy's pipeline).
+# shellcheck source=tests/bench/wordfreq.sh
+. "$HERE/wordfreq.sh"
+
 if ! skip BENCH_SKIP_STORE; then store_section; fi
 if ! skip BENCH_SKIP_SEARCH; then search_section; fi
 if ! skip BENCH_SKIP_RUNTIME; then runtime_section; fi
+if ! skip BENCH_SKIP_WORDFREQ; then wordfreq_section; fi
 finish

@@ -12,8 +12,8 @@
 #       fresh node, timed with Time.now inside the fibril); Erlang's spawn
 #       and spawn + one message round trip (spawn_erlang.erl). Aim: a
 #       spawn under 5 us.
-#   4c. over HTTP vs bare_mhd: POST /fibrils by fingerprint (wrk, and a
-#       sequential client), a channel round trip (POST a message, GET it
+#   4c. over HTTP vs bare_mhd: POST /fibrils by fingerprint (wrk, and
+#       http_seq, the sequential client), a channel round trip (POST a message, GET it
 #       back) with http_seq (sequential keep-alive connections, each with
 #       its own channel). Each M31 run of POST /fibrils gets a fresh node
 #       and then waits (DRAIN_S at most) for every fibril it made to end:
@@ -34,7 +34,9 @@ ERL_CALLS=10000000
 SEQ_CONNS=${BENCH_SEQ_CONNS:-4}
 DRAIN_S=10 # seconds a node may take to finish the fibrils of one run
 
-declare -A RTV # measured values, by name
+declare -A RTV       # measured values, by name
+declare -A FIB_STALL  # POST /fibrils row -> "pending of made" of its stalled runs
+declare -A FIB_NSTALL # POST /fibrils row -> how many of its runs stalled
 
 # json_str NAME / json_num NAME: the first "NAME": string or number in
 # stdin ("" when none). Enough for M31's flat answers.
@@ -185,80 +187,115 @@ channels_part() {
   stop_pid "$pid"
 }
 
-# One M31 run of the POST /fibrils rows, on a fresh node: the sequential
-# client (one connection), then wrk; after each, wait for the fibrils.
-fibrils_m31_run() {
-  local run=$1 fp body t0 d0 r rps p99 bad err secs pend ndone fail stalled=0
-  mkdir -p "$TMP/fib$run"
-  start_m31 "$TMP/fib$run" warn
-  local pid=$PID url=http://127.0.0.1:$PORT
-  fp=$(register_code "$url" "$HERE/fibril_noop.rb")
-  [ -n "$fp" ] || die "cannot register fibril_noop.rb"
-  body="{\"code\":\"$fp\",\"fn\":\"f\"}"
-  FIB_BODY=$body FIB_FP=$fp
+# Starts a fresh node for one phase of the POST /fibrils rows and
+# registers fibril_noop.rb: sets FIB_PID, FIB_URL, FIB_FP and FIB_BODY.
+fib_node_start() {
+  mkdir -p "$TMP/$1"
+  start_m31 "$TMP/$1" warn
+  FIB_PID=$PID FIB_URL=http://127.0.0.1:$PORT
+  FIB_FP=$(register_code "$FIB_URL" "$HERE/fibril_noop.rb")
+  [ -n "$FIB_FP" ] || die "cannot register fibril_noop.rb"
+  FIB_BODY="{\"code\":\"$FIB_FP\",\"fn\":\"f\"}"
   if [ ! -f "$TMP/fib.headers" ]; then # M31's answer, for bare_mhd
-    curl -s -m 5 -D "$TMP/fib.headers" -o "$TMP/fib.body" -X POST -H 'Content-Type: application/json' -d "$body" "$url/fibrils"
-  fi
-
-  read -r _ d0 _ <<<"$(fibril_counts "$url")"
-  t0=$(date +%s.%N)
-  r=$(seq_once "$url" --conns 1 "POST /fibrils $body")
-  read -r secs pend ndone fail <<<"$(drain "$url" "$t0" "$d0")"
-  echo "  run $run  sequential: $ndone fibrils done in $secs s (load and drain), $pend still pending, $fail failed" >&2
-  RTV[fs_m31_rps]+=" ${r%% *}"
-  RTV[fs_m31_lat]+=" $(awk '{print $2}' <<<"$r")"
-  RTV[fs_m31_done]+=" $(awk -v n="$ndone" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')"
-  BAD[fs_m31]=$((${BAD[fs_m31]:-0} + ${r##* } + fail))
-  [ "$pend" = 0 ] || { stalled=1; FIB_STALL_SEQ+=" run $run: $pend of $((pend + ndone)) never ran;"; }
-
-  if [ $stalled = 0 ]; then
-    read -r _ d0 _ <<<"$(fibril_counts "$url")"
-    t0=$(date +%s.%N)
-    r=$(wrk_once "$url" -s "$HERE/m31_fibril.lua" -- "$fp" f)
-    read -r rps p99 bad err <<<"$r"
-    read -r secs pend ndone fail <<<"$(drain "$url" "$t0" "$d0")"
-    echo "  run $run  wrk: $rps req/s, p99 $p99 ms; $ndone fibrils done in $secs s (load and drain), $pend still pending, $fail failed" >&2
-    RTV[fw_m31_rps]+=" $rps"
-    RTV[fw_m31_p99]+=" $p99"
-    RTV[fw_m31_done]+=" $(awk -v n="$ndone" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')"
-    BAD[fw_m31]=$((${BAD[fw_m31]:-0} + bad + err + fail))
-    [ "$pend" = 0 ] || { stalled=1; FIB_STALL_WRK+=" run $run: $pend of $((pend + ndone)) never ran;"; }
-  else
-    FIB_STALL_WRK+=" run $run: not run (the node had stalled);"
-  fi
-  if [ $stalled = 1 ]; then # it would not stop on SIGTERM
-    kill -KILL "$pid" 2>/dev/null || true
-  else
-    stop_pid "$pid"
+    curl -s -m 5 -D "$TMP/fib.headers" -o "$TMP/fib.body" -X POST \
+      -H 'Content-Type: application/json' -d "$FIB_BODY" "$FIB_URL/fibrils"
   fi
 }
 
+# Stops the phase's node: SIGKILL when it stalled (SIGTERM would not stop
+# it: the nucleus thread it joins is blocked).
+fib_node_stop() { # STALLED
+  if [ "$1" = 1 ]; then
+    kill -KILL "$FIB_PID" 2>/dev/null || true
+    wait "$FIB_PID" 2>/dev/null || true
+  else
+    stop_pid "$FIB_PID"
+  fi
+}
+
+# After a phase's load began at T0 with D0 fibrils done: waits for its
+# fibrils, appends done/s to RTV[KEY_done] and any stall to
+# FIB_STALL[KEY]; sets STALLED.
+fib_drain() { # KEY T0 D0 LABEL
+  local secs pend ndone fail
+  read -r secs pend ndone fail <<<"$(drain "$FIB_URL" "$2" "$3")"
+  echo "  $4: $ndone fibrils done in $secs s (load and drain), $pend never ran, $fail failed" >&2
+  BAD[$1]=$((${BAD[$1]:-0} + fail))
+  STALLED=0
+  if [ "$pend" != 0 ]; then
+    STALLED=1
+    FIB_STALL[$1]+="${FIB_STALL[$1]:+, }$pend of $((pend + ndone))"
+    FIB_NSTALL[$1]=$((${FIB_NSTALL[$1]:-0} + 1))
+  else
+    RTV[$1_done]+=" $(awk -v n="$ndone" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')"
+  fi
+}
+
+# One M31 run of the POST /fibrils rows: the sequential client
+# (SEQ_CONNS connections), then wrk, each on a fresh node.
+fibrils_m31_run() {
+  local run=$1 t0 d0 r rps p99 bad err
+  fib_node_start "fib-seq$run"
+  read -r _ d0 _ <<<"$(fibril_counts "$FIB_URL")"
+  t0=$(date +%s.%N)
+  r=$(seq_once "$FIB_URL" --conns "$SEQ_CONNS" "POST /fibrils $FIB_BODY")
+  RTV[fs_m31_rps]+=" ${r%% *}"
+  RTV[fs_m31_lat]+=" $(awk '{print $2}' <<<"$r")"
+  BAD[fs_m31]=$((${BAD[fs_m31]:-0} + ${r##* }))
+  fib_drain fs_m31 "$t0" "$d0" "run $run  sequential"
+  fib_node_stop "$STALLED"
+
+  fib_node_start "fib-wrk$run"
+  read -r _ d0 _ <<<"$(fibril_counts "$FIB_URL")"
+  t0=$(date +%s.%N)
+  r=$(wrk_once "$FIB_URL" -s "$HERE/m31_fibril.lua" -- "$FIB_FP" f)
+  read -r rps p99 bad err <<<"$r"
+  echo "  run $run  wrk: $rps req/s, p99 $p99 ms" >&2
+  RTV[fw_m31_rps]+=" $rps"
+  RTV[fw_m31_p99]+=" $p99"
+  BAD[fw_m31]=$((${BAD[fw_m31]:-0} + bad + err))
+  fib_drain fw_m31 "$t0" "$d0" "run $run  wrk"
+  fib_node_stop "$STALLED"
+}
+
 fibrils_http_part() {
-  local run r rps p99 bad err
+  local run r rps p99 bad err bpid burl
   echo "fibrils: POST /fibrils over HTTP..." >&2
-  FIB_STALL_SEQ="" FIB_STALL_WRK=""
+  FIB_STALL=() FIB_NSTALL=()
   for run in $(seq "$RUNS"); do
     fibrils_m31_run "$run"
     if [ "$run" = 1 ]; then
       start_logged bare_mhd "$TMP/bare-fib.log" "$OUT/bare_mhd" --headers "$TMP/fib.headers" --body "$TMP/fib.body" --port 0
-      FIB_BARE_PID=$PID FIB_BARE_URL=http://127.0.0.1:$PORT
-      DUR=1 wrk_once "$FIB_BARE_URL" -s "$HERE/m31_fibril.lua" -- "$FIB_FP" f >/dev/null
+      bpid=$PID burl=http://127.0.0.1:$PORT
+      DUR=1 wrk_once "$burl" -s "$HERE/m31_fibril.lua" -- "$FIB_FP" f >/dev/null
     fi
-    r=$(seq_once "$FIB_BARE_URL" --conns 1 "POST /fibrils $FIB_BODY")
+    r=$(seq_once "$burl" --conns "$SEQ_CONNS" "POST /fibrils $FIB_BODY")
     RTV[fs_bare_rps]+=" ${r%% *}"
     RTV[fs_bare_lat]+=" $(awk '{print $2}' <<<"$r")"
     BAD[fs_bare]=$((${BAD[fs_bare]:-0} + ${r##* }))
-    r=$(wrk_once "$FIB_BARE_URL" -s "$HERE/m31_fibril.lua" -- "$FIB_FP" f)
+    r=$(wrk_once "$burl" -s "$HERE/m31_fibril.lua" -- "$FIB_FP" f)
     read -r rps p99 bad err <<<"$r"
     echo "  run $run  bare wrk: $rps req/s, p99 $p99 ms" >&2
     RTV[fw_bare_rps]+=" $rps"
     RTV[fw_bare_p99]+=" $p99"
     BAD[fw_bare]=$((${BAD[fw_bare]:-0} + bad + err))
   done
-  stop_pid "$FIB_BARE_PID"
+  stop_pid "$bpid"
 }
 
 # ---------------------------------------------------------------- output
+
+# done_cell KEY: the median done/s of the runs of row KEY whose fibrils
+# all ended, and the runs where the node stalled.
+done_cell() {
+  local m
+  m=$(median_of "$1_done")
+  if [ -n "${FIB_STALL[$1]:-}" ]; then
+    echo "${m:+$m; }**stalled** in ${FIB_NSTALL[$1]} of $RUNS runs (never ran: ${FIB_STALL[$1]})"
+  else
+    echo "$m"
+  fi
+}
 
 us() { awk -v v="$1" 'BEGIN { if (v == "") print "n/a"; else printf "%.2f us", v }'; }
 ns() { awk -v v="$1" 'BEGIN { if (v == "") print "n/a"; else printf "%.1f ns", v }'; }
@@ -315,7 +352,7 @@ print_spawn() {
 }
 
 print_http() {
-  local v
+  local m b
   echo "### 4c. Fibrils and channels over HTTP vs a bare libmicrohttpd reply (bare_mhd answering M31's captured bytes)"
   echo
   echo "Nodes at \`--log-level warn\`. A 201 to POST /fibrils means the fibril was queued: \"done/s\" is the fibrils a run made that ended, over the time from its first request until the last of them ended."
@@ -323,19 +360,14 @@ print_http() {
   echo "| request | M31 | bare_mhd | M31 / bare |"
   echo "|---|---:|---:|---:|"
   if ! skip BENCH_SKIP_FIBRILS_HTTP; then
-    local m b
     m=$(median_of fw_m31_rps) b=$(median_of fw_bare_rps)
-    if [ -n "$m" ]; then
-      echo "| \`POST /fibrils\` by fingerprint, wrk $CONNS connections: requests/s (p99 ms) | $m ($(median_of fw_m31_p99)) | $b ($(median_of fw_bare_p99)) | $(x_of "$m" "$b") |"
-      m=$(median_of fw_m31_done)
-      echo "| the same: fibrils done/s$([ -n "${FIB_STALL_WRK:-}" ] && echo " (**the node stalled**, see below)") | $m | | $(x_of "$m" "$b") |"
-    else
-      echo "| \`POST /fibrils\` by fingerprint, wrk $CONNS connections | not run | | |"
-    fi
+    echo "| \`POST /fibrils\` by fingerprint, wrk $CONNS connections: requests/s (p99 ms) | $m ($(median_of fw_m31_p99)) | $b ($(median_of fw_bare_p99)) | $(x_of "$m" "$b") |"
+    echo "| the same: fibrils done/s | $(done_cell fw_m31) | | |"
     m=$(median_of fs_m31_lat) b=$(median_of fs_bare_lat)
-    echo "| \`POST /fibrils\` by fingerprint, one connection, sequential: median latency us | $m | $b | $(x_of "$m" "$b") |"
+    echo "| \`POST /fibrils\` by fingerprint, $SEQ_CONNS sequential connections: median latency us | $m | $b | $(x_of "$m" "$b") |"
     m=$(median_of fs_m31_rps) b=$(median_of fs_bare_rps)
-    echo "| the same: requests/s (fibrils done/s) | $m ($(median_of fs_m31_done)) | $b | $(x_of "$m" "$b") |"
+    echo "| the same: requests/s | $m | $b | $(x_of "$m" "$b") |"
+    echo "| the same: fibrils done/s | $(done_cell fs_m31) | | |"
   fi
   if ! skip BENCH_SKIP_CHANNELS; then
     m=$(median_of ch_m31_rps) b=$(median_of ch_bare_rps)
@@ -344,8 +376,8 @@ print_http() {
     echo "| the same: median round-trip latency us | $m | $b | $(x_of "$m" "$b") |"
   fi
   echo
-  if [ -n "${FIB_STALL_SEQ:-}${FIB_STALL_WRK:-}" ]; then
-    echo "**The node stalled: fibrils it answered 201 for never ran (the nucleus thread and the workers block writing frames to each other).** Sequential:${FIB_STALL_SEQ:- none;} wrk:${FIB_STALL_WRK:- none;} The wrk figures above count 201s, not fibrils run."
+  if [ -n "${FIB_STALL[fs_m31]:-}${FIB_STALL[fw_m31]:-}" ]; then
+    echo "**The node stalled: fibrils it had answered 201 for never ran** (within ${DRAIN_S} s of the load's end; the nucleus thread and the workers block writing frames to each other, and SIGTERM no longer stops the node). Where it stalled, requests/s counts fibrils queued, not run."
     echo
   fi
 }

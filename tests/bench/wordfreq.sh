@@ -19,8 +19,10 @@
 # Sourced by run.sh, it defines wordfreq_section and uses run.sh's median,
 # ratio, OUT, TMP, RUNS and M31. Run alone (tests/bench/wordfreq.sh), it
 # defines those itself and prints the section. Env: BENCH_WORDFREQ_SIZE,
-# BENCH_WORDFREQ_TIMEOUT (s per M31 run, default 1800), BENCH_RUNS,
-# BENCH_CORPUS_DIR, M31_BUILD (the build directory, default build).
+# BENCH_WORDFREQ_TIMEOUT (s per M31 run, default 1800; a run in which
+# nothing moves for 120 s is stopped sooner), BENCH_WORDFREQ_NUCLEI (the
+# node's --nuclei, default its own), BENCH_RUNS, BENCH_CORPUS_DIR,
+# M31_BUILD (the build directory, default build).
 # `make bench` skips it with BENCH_SKIP_WORDFREQ=1.
 
 WF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -29,6 +31,7 @@ WF_TIMEOUT=${BENCH_WORDFREQ_TIMEOUT:-1800}
 WF_CORPUS=${BENCH_CORPUS_DIR:-$WF_ROOT/build/bench-corpus}/$WF_SIZE
 WF_PROGRAM=$WF_ROOT/tests/bench/wordfreq_timed.rb
 WF_RUNNER=$WF_ROOT/examples/wordfreq/run.mjs
+WF_NUCLEI=${BENCH_WORDFREQ_NUCLEI:-} # the node's --nuclei; empty: its default
 
 # wf_field JSONFILE EXPR: a value of the JSON in the file (node, as jq may
 # be missing); EXPR is JavaScript over `j`.
@@ -52,7 +55,7 @@ wf_pipeline_once() {
 wf_m31_once() {
   timeout -k 30 $((WF_TIMEOUT + 120)) node "$WF_RUNNER" --json --bin "$M31" --corpus "$WF_CORPUS" \
     --size "$WF_SIZE" --program "$WF_PROGRAM" --cpu-ms 3600000 --timeout "$WF_TIMEOUT" \
-    >"$1" 2>>"$OUT/wordfreq.log"
+    ${WF_NUCLEI:+--nuclei "$WF_NUCLEI"} >"$1" 2>>"$OUT/wordfreq.log"
 }
 
 wordfreq_section() {
@@ -85,6 +88,7 @@ wordfreq_section() {
   p_total=$(awk '{ s += $1 } END { print s + 0 }' "$TMP/wf-pipeline.txt")
   p_pi=$(awk '$2 == "pi" { print $1 }' "$TMP/wf-pipeline.txt")
   local same=yes
+  [ ${#m_ms[@]} -gt 0 ] || same=n/a
   for i in $(seq "${#m_ms[@]}"); do
     j=$TMP/wf-m31-$i.json
     [ "$(wf_field "$j" "[j.distinct, j.total, j.pi[0].attrs.freq].join(' ')")" = "$p_distinct $p_total ${p_pi:-0}" ] || same="**no**"
@@ -100,7 +104,7 @@ wordfreq_section() {
 
   echo "### 5. Word frequencies: the paper's Figure 2 on M31 vs McIlroy's pipeline"
   echo
-  echo "Corpus: $(wf_field "$WF_CORPUS/corpus.json" "j.books.length") books, $(wf_field "$WF_CORPUS/corpus.json" "(j.bytes / 1048576).toFixed(1)") MB of text ($(wf_field "$WF_CORPUS/corpus.json" "(j.zipBytes / 1048576).toFixed(1)") MB zipped) on $(wf_field "$WF_CORPUS/corpus.json" "j.options.shelves") shelf pages, made by \`examples/wordfreq/corpus.mjs --size $WF_SIZE\`; $(wf_num "$p_total") words, $(wf_num "$p_distinct") distinct. Median of ${#m_ms[@]} runs each, in alternation."
+  echo "Corpus: $(wf_field "$WF_CORPUS/corpus.json" "j.books.length") books, $(wf_field "$WF_CORPUS/corpus.json" "(j.bytes / 1048576).toFixed(1)") MB of text ($(wf_field "$WF_CORPUS/corpus.json" "(j.zipBytes / 1048576).toFixed(1)") MB zipped) on $(wf_field "$WF_CORPUS/corpus.json" "j.options.shelves") shelf pages, made by \`examples/wordfreq/corpus.mjs --size $WF_SIZE\`; $(wf_num "$p_total") words, $(wf_num "$p_distinct") distinct. Median of $RUNS runs each, in alternation."
   echo
   if [ $ok = 0 ]; then
     echo "**An M31 run failed or timed out (after ${WF_TIMEOUT} s at most): see $OUT/wordfreq.log.**"
@@ -111,12 +115,14 @@ wordfreq_section() {
   # shellcheck disable=SC2028 # the \n is meant literally
   echo "| McIlroy: \`LC_ALL=C tr -cs A-Za-z '\\n' \\| tr A-Z a-z \\| sort \\| uniq -c \\| sort -rn\` over the unzipped texts (CPU $(wf_s "$(median "${pl_cpu[@]}")") s) | $(wf_s "$pmed") | $(wf_num "$(awk -v n="$p_total" -v ms="$pmed" 'BEGIN { print n / ms * 1000 }')") |"
   if [ -n "${best:-}" ]; then
-    echo "| M31: \`wordfreq_timed.rb\`, POST /fibrils to the root's end: every page and zip fetched over loopback HTTP, counts stored durably ($(wf_field "$best" j.fibrils) fibrils) | $(wf_s "$med") | $(wf_num "$(awk -v n="$p_total" -v ms="$med" 'BEGIN { print n / ms * 1000 }')") |"
+    echo "| M31: \`wordfreq_timed.rb\`, POST /fibrils to the root's end: every page and zip fetched over loopback HTTP, counts stored durably ($(wf_field "$best" j.fibrils) fibrils, ${WF_NUCLEI:-the default number of} worker processes) | $(wf_s "$med") | $(wf_num "$(awk -v n="$p_total" -v ms="$med" 'BEGIN { print n / ms * 1000 }')") |"
   fi
   echo
   echo "| ratio | value | target | met |"
   echo "|---|---:|---:|---|"
-  echo "| M31 time / McIlroy time | $(ratio "${med/n\/a/0}" "$pmed") | | |"
+  local r=n/a
+  [ "$med" = n/a ] || r=$(ratio "$med" "$pmed")
+  echo "| M31 time / McIlroy time | $r | | |"
   echo "| M31's counts equal the pipeline's (distinct words, words, \"pi\"), every run | $same | | |"
   echo
   [ -n "${best:-}" ] || return 0

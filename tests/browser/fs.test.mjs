@@ -76,6 +76,7 @@ test('an object shows its attrs, labels, versions and branches; delete removes i
   await d.getByRole('button', { name: 'v1', exact: true }).click();
   await textMatches(d, /version 1/);
   await textMatches(d, /"freq": 3/);
+  await page.locator('main').evaluate((m) => { m.scrollTop = 0; });
   await shot(page, 'fs');
   await page.locator('#fs-objects tr[data-key="e"]').click();
   await textMatches(d, /^e/);

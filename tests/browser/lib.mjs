@@ -42,6 +42,9 @@ export function useConsole({ nodeArgs = [] } = {}) {
     try {
       for (const w of ctx.pages) await w.page.close({ runBeforeUnload: false }).catch(() => {});
       await ctx.browser?.close();
+      // An exception thrown in the page fails the file, whichever test saw it.
+      const thrown = ctx.pages.flatMap((w) => w.pageErrors);
+      assert.deepEqual(thrown, [], `uncaught exceptions in the page:\n${thrown.join('\n')}`);
     } finally {
       if (ctx.userDir) await rm(ctx.userDir, { recursive: true, force: true });
       await ctx.node?.stop();

@@ -95,5 +95,18 @@ test('Up and Down walk the history, kept in localStorage', async () => {
   assert.equal(await input.inputValue(), '', 'back to the (empty) draft');
   const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('m31.repl.history')));
   assert.ok(stored.includes('1 + 41') && stored.includes('sq(7)'), JSON.stringify(stored));
+});
+
+test('a runaway loop is stopped with Esc (its fibril is killed), and the session goes on', async () => {
+  await input.fill('loop {}');
+  await input.press('Enter');
+  await textMatches(page.locator('#repl-run'), /^Stop$/);
+  await page.waitForTimeout(300);
+  await input.press('Escape');
+  await textMatches(last().locator('.err'), /^Killed: killed by DELETE$/, { timeout: 10_000 });
+  await textMatches(page.locator('#repl-run'), /^Run$/);
+  await input.fill('sq(5)');
+  await input.press('Enter');
+  await textMatches(last().locator('.res'), /^=> 25$/);
   assertClean(w);
 });

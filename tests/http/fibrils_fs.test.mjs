@@ -158,7 +158,7 @@ test('a fibril killed at its CPU budget leaves exactly the invokes it completed'
   assert.equal(r.body.attrs.freq, 7, 'the 3 increments put off were lost with the fibril');
   // invokes until the budget stops it: the count then never moves again
   const k2 = await run({
-    code: 'loop { fs.invoke("fb_kill", {word: "v", freq: Int.incr}); fs.flush; 2000.times { } }',
+    code: 'loop { fs.invoke("fb_kill", {word: "v", freq: Int.incr}); fs.flush; 50_000.times { } }',
     budget: { cpu_ms: 150 },
   });
   assert.equal(k2.state, 'killed');

@@ -43,8 +43,18 @@ static void on_event(void *ud, const rt_event *e) {
     snprintf(s->text, sizeof s->text, "%s", t);
     free(t);
   }
-  if (e->kind == RT_EV_CALL) /* a fibril that prints, parks: answer nil */
+  if (e->kind == RT_EV_CALL && strcmp(e->op, "big") == 0) {
+    /* 4 MiB: far more than the socket holds while the worker is busy */
+    char *text = malloc(4u << 20);
+    memset(text, 'x', (4u << 20) - 1);
+    text[(4u << 20) - 1] = '\0';
+    json_t *v = json_string(text);
+    assert_int_equal(rt_nucleus_answer(h->n, e->id, v), 0);
+    json_decref(v);
+    free(text);
+  } else if (e->kind == RT_EV_CALL) { /* prints, parks: answer nil */
     assert_int_equal(rt_nucleus_answer(h->n, e->id, NULL), 0);
+  }
 }
 
 /* Polls until an event of kind (not a call) names id, or 5 s. */
@@ -75,6 +85,16 @@ static seen *eval(host *h, const char *session, const char *id,
 static int setup(void **state) {
   host *h = calloc(1, sizeof *h);
   rt_nucleus_opts o = {.workers = 2};
+  o.limits.fibril_cpu_ms = 300;
+  h->n = rt_nucleus_new(&o, on_event, h);
+  *state = h;
+  return h->n ? 0 : -1;
+}
+
+/* One worker, so both fibrils share it. */
+static int setup1(void **state) {
+  host *h = calloc(1, sizeof *h);
+  rt_nucleus_opts o = {.workers = 1};
   o.limits.fibril_cpu_ms = 300;
   h->n = rt_nucleus_new(&o, on_event, h);
   *state = h;
@@ -143,6 +163,27 @@ static void a_session_is_lost_with_its_worker(void **state) {
   assert_int_equal(eval(h, "s1", "e3", "k")->kind, RT_EV_FAILED);
 }
 
+/* The node never blocks writing to a worker: a large answer for one
+ * fibril while another is in a long turn that ends in a large call of its
+ * own once deadlocked the two (each blocked in write). */
+static void large_frames_both_ways_do_not_deadlock(void **state) {
+  host *h = *state;
+  json_t *none = json_array();
+  const char *waiter = "M31.call('big').size";
+  const char *busy = "x = 0; 3_000_000.times { x += 1 }\n"
+                     "M31.call('print', 'y' * 2_000_000); x";
+  assert_int_equal(
+      rt_nucleus_run(h->n, "w", waiter, "w.rb", NULL, none, 60000, 0), 0);
+  assert_int_equal(
+      rt_nucleus_run(h->n, "b", busy, "b.rb", NULL, none, 60000, 0), 0);
+  seen *s = wait_for(h, "w", 0);
+  assert_int_equal(s->kind, RT_EV_DONE);
+  assert_string_equal(s->text, "4194303");
+  s = wait_for(h, "b", 0);
+  assert_int_equal(s->kind, RT_EV_DONE);
+  json_decref(none);
+}
+
 int main(void) {
 #if defined(__SANITIZE_ADDRESS__)
   printf("# skipped under ASan: workers run under seccomp\n");
@@ -157,6 +198,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(a_session_is_lost_with_its_worker, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(large_frames_both_ways_do_not_deadlock,
+                                      setup1, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

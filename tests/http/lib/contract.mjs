@@ -206,6 +206,14 @@ export function checkProblem(body) {
   assert.ok(v(body), `problem does not fit components/schemas/Problem: ${describeErrors(v)}; body: ${truncate(JSON.stringify(body))}`);
 }
 
+/** Validates value against components/schemas/<name> (e.g. an SSE event's data). */
+export function checkSchema(name, value) {
+  const { ajv } = load();
+  const v = ajv.getSchema(`${SCHEMA_URN}${name}`);
+  assert.ok(v, `the contract has no components/schemas/${name}`);
+  assert.ok(v(value), `${name} does not fit the contract: ${describeErrors(v)}; value: ${truncate(JSON.stringify(value))}`);
+}
+
 /** The route template a raw path (without query) matches, or null. */
 export function templateOf(path) {
   const p = path.split('?')[0].split('/');
