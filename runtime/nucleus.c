@@ -50,7 +50,8 @@ struct rt_nucleus {
   void *host;
   struct rt_turn_board *boards; /* MAP_SHARED, one per worker */
   nworker *w;
-  int wake_fd; /* -1, or polled too: readable ends a poll early */
+  int wake_fd;   /* -1, or polled too: readable ends a poll early */
+  json_t *where; /* fibril id -> its worker and place (see id_add) */
 };
 
 /* Reaps worker pid (ours, or the zygote's child); its status in *status. */
@@ -117,6 +118,7 @@ rt_nucleus *rt_nucleus_new(const rt_nucleus_opts *opts, rt_event_fn on,
   rt_worker_limits_fill(&n->opts.limits);
   n->on = on, n->host = host;
   n->wake_fd = -1;
+  n->where = json_object();
   n->w = calloc((size_t)n->opts.workers, sizeof *n->w);
   n->boards =
       n->opts.zygote
@@ -162,6 +164,7 @@ void rt_nucleus_free(rt_nucleus *n) {
     free(n->w[i].ids);
     free(n->w[i].sess);
   }
+  json_decref(n->where);
   free(n->w);
   if (n->boards && !n->opts.zygote)
     munmap(n->boards, (size_t)n->opts.workers * sizeof *n->boards);
@@ -183,25 +186,37 @@ static int name_add(char (**v)[RT_ID_MAX], size_t *n, size_t *cap,
   return 0;
 }
 
-static int id_add(nworker *w, const char *id) {
-  return name_add(&w->ids, &w->nids, &w->cap, id);
+/* Ids in flight are in their worker's array (for a worker's death) and in
+ * n->where, id -> worker << 32 | position, so that finding one is O(1)
+ * with tens of thousands queued. */
+static int id_add(rt_nucleus *n, nworker *w, const char *id) {
+  json_int_t at = (json_int_t)(w - n->w) << 32 | (json_int_t)w->nids;
+  if (name_add(&w->ids, &w->nids, &w->cap, id) != 0) return -1;
+  return json_object_set_new(n->where, id, json_integer(at));
 }
 
-static ssize_t id_find(const nworker *w, const char *id) {
-  for (size_t i = 0; i < w->nids; i++)
-    if (strcmp(w->ids[i], id) == 0) return (ssize_t)i;
-  return -1;
+/* The position of id in w's array, or -1. */
+static ssize_t id_find(rt_nucleus *n, const nworker *w, const char *id) {
+  json_t *v = json_object_get(n->where, id);
+  json_int_t at = v ? json_integer_value(v) : -1;
+  if (!v || (at >> 32) != (json_int_t)(w - n->w)) return -1;
+  return (ssize_t)(at & 0xffffffff);
 }
 
-static void id_remove(nworker *w, size_t i) {
-  memcpy(w->ids[i], w->ids[--w->nids], RT_ID_MAX);
+static void id_remove(rt_nucleus *n, nworker *w, size_t i) {
+  json_object_del(n->where, w->ids[i]);
+  if (i != --w->nids) {
+    memcpy(w->ids[i], w->ids[w->nids], RT_ID_MAX);
+    json_object_set_new(
+        n->where, w->ids[i],
+        json_integer((json_int_t)(w - n->w) << 32 | (json_int_t)i));
+  }
 }
 
 /* The worker holding fibril id, or NULL. */
 static nworker *owner(rt_nucleus *n, const char *id) {
-  for (int i = 0; i < n->opts.workers; i++)
-    if (id_find(&n->w[i], id) >= 0) return &n->w[i];
-  return NULL;
+  json_t *v = json_object_get(n->where, id);
+  return v ? &n->w[json_integer_value(v) >> 32] : NULL;
 }
 
 /* The worker holding session name, or NULL. */
@@ -297,7 +312,7 @@ int rt_nucleus_run_ctx(rt_nucleus *n, const char *id, const char *src,
                   path ? path : "(fibril)", "fn", fn, "args", args, "cpu_ms",
                   (json_int_t)cpu_ms, "mem", (json_int_t)mem_bytes, "ctx", ctx);
   if (send_frame(best, msg) != 0) return -1;
-  return id_add(best, id);
+  return id_add(n, best, id);
 }
 
 int rt_nucleus_run_session(rt_nucleus *n, const char *session, const char *id,
@@ -318,7 +333,7 @@ int rt_nucleus_run_session(rt_nucleus *n, const char *session, const char *id,
                 id, "session", session, "fn", fn, "args", args, "cpu_ms",
                 (json_int_t)cpu_ms, "mem", (json_int_t)mem_bytes, "ctx", ctx);
   if (send_frame(w, msg) != 0) return -1;
-  return id_add(w, id);
+  return id_add(n, w, id);
 }
 
 int rt_nucleus_session_drop(rt_nucleus *n, const char *session) {
@@ -342,7 +357,7 @@ int rt_nucleus_check(rt_nucleus *n, const char *id, const char *src, size_t len,
   msg = json_pack("{s:s, s:s, s:s%, s:s}", "t", "check", "id", id, "code", src,
                   len, "path", path ? path : "(code)");
   if (send_frame(best, msg) != 0) return -1;
-  return id_add(best, id);
+  return id_add(n, best, id);
 }
 
 void rt_nucleus_wake_fd_set(rt_nucleus *n, int fd) { n->wake_fd = fd; }
@@ -412,6 +427,8 @@ static int worker_died(rt_nucleus *n, int wi, const char *reason,
   w->fd = -1, w->pid = -1;
   out_drop(w);
   status_reason(status, why, sizeof why);
+  for (size_t i = 0; i < nids; i++)
+    json_object_del(n->where, ids[i]);
   w->ids = NULL, w->nids = w->cap = 0;
   w->sess = NULL, w->nsess = w->scap = 0;
   if (worker_start(n, wi) != 0)
@@ -449,7 +466,7 @@ static int on_frame(rt_nucleus *n, int wi, json_t *m) {
   nworker *w = &n->w[wi];
   const char *t = json_string_value(json_object_get(m, "t"));
   const char *id = json_string_value(json_object_get(m, "id"));
-  ssize_t at = id ? id_find(w, id) : -1;
+  ssize_t at = id ? id_find(n, w, id) : -1;
   rt_event ev = {.id = id, .worker = wi};
   rt_error e = {0};
   if (at < 0) return -1;
@@ -467,7 +484,7 @@ static int on_frame(rt_nucleus *n, int wi, json_t *m) {
     json_t *je = json_object_get(m, "error");
     ev.kind = RT_EV_CHECKED;
     if (!json_is_null(je) && error_of(je, &e) != 0) return -1;
-    id_remove(w, (size_t)at);
+    id_remove(n, w, (size_t)at);
     ev.error = json_is_null(je) ? NULL : &e;
     n->on(n->host, &ev);
     rt_error_clear(&e);
@@ -487,7 +504,7 @@ static int on_frame(rt_nucleus *n, int wi, json_t *m) {
   } else {
     return -1;
   }
-  id_remove(w, (size_t)at);
+  id_remove(n, w, (size_t)at);
   ev.error = &e;
   n->on(n->host, &ev);
   rt_error_clear(&e);
