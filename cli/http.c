@@ -4,6 +4,7 @@
  * into memory, and SIGINT honoured through the progress callback.
  */
 #include "cli/cli.h"
+#include "util/text.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -20,25 +21,11 @@ struct cli_http {
 
 volatile sig_atomic_t cli_interrupted;
 
-typedef struct {
-  char *p;
-  size_t len, cap;
-} buf;
+typedef tbuf buf;
 
 static size_t buf_add(buf *b, const char *data, size_t n) {
   if (b->len + n + 1 > MAX_ANSWER) return 0; /* curl: write error */
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) abort();
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, data, n);
-  b->len += n;
-  b->p[b->len] = '\0';
+  tbuf_put(b, data, n);
   return n;
 }
 

@@ -718,6 +718,7 @@ static void sys_spawn(const char *parent, json_t *args) {
   rec = rt_table_get(rt.table, parent);
   const char *fp = json_string_value(json_object_get(rec, "code"));
   const char *session = json_string_value(json_object_get(rec, "session"));
+  const char *in_session = session; /* where the parent is, to hold ends */
   const char *other = json_string_value(json_array_get(args, 3));
   if (other) { /* code: registered code, run on any worker */
     if (!rt_code_fingerprint_valid(other)) {
@@ -754,7 +755,7 @@ static void sys_spawn(const char *parent, json_t *args) {
   } else {
     /* in a REPL session the child runs in the session's VM, and the
      * session, not the evaluation, holds the parent's ends */
-    const char *holder = session ? session : parent;
+    const char *holder = in_session ? in_session : parent;
     if (session) {
       snprintf(c->session, sizeof c->session, "%s", session);
       rt_table_extra_set(rt.table, c->id, "session", json_string(session));

@@ -8,6 +8,7 @@
  * group commit can gather every connection's write, not one per thread.
  */
 #include "resources/resources.h"
+#include "util/text.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,20 +41,6 @@ static int name_param_or_reply(m31_req *r, int i, const char *what,
     reply_store_err(r, &err);
     return -1;
   }
-  return 0;
-}
-
-/* Decimal digits only, no sign, no overflow. */
-static int u64_parse(const char *s, uint64_t *out) {
-  uint64_t v = 0;
-
-  if (!s || !*s) return -1;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9') return -1;
-    if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) return -1;
-    v = v * 10 + (uint64_t)(*s - '0');
-  }
-  *out = v;
   return 0;
 }
 

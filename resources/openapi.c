@@ -4,6 +4,7 @@
  * cheaply.
  */
 #include "resources/resources.h"
+#include "util/text.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -24,25 +25,6 @@ static void etag_make(void) {
     h *= 0x100000001b3ull;
   }
   snprintf(etag, sizeof etag, "\"%016llx\"", (unsigned long long)h);
-}
-
-/*
- * True when If-None-Match names `tag` (weakly: W/ is ignored, as RFC 9110
- * asks for If-None-Match) or is "*".
- */
-static int etag_listed(const char *h, const char *tag) {
-  size_t tlen = strlen(tag);
-
-  while (h && *h) {
-    h += strspn(h, " \t,");
-    if (*h == '*') return 1;
-    if (strncmp(h, "W/", 2) == 0) h += 2;
-    if (strncmp(h, tag, tlen) == 0 &&
-        (h[tlen] == '\0' || strchr(" \t,", h[tlen])))
-      return 1;
-    h += strcspn(h, ",");
-  }
-  return 0;
 }
 
 void openapi_get(m31_req *r) {

@@ -27,6 +27,7 @@
  * which then sends `close` and ends, so a stopping node is not held up.
  */
 #include "resources/resources.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <math.h>
@@ -607,19 +608,6 @@ int watch_wanted(m31_req *r) {
   return a && strstr(a, "text/event-stream") != NULL;
 }
 
-/* Decimal digits only, no sign, no overflow. */
-static int seq_parse(const char *s, uint64_t *out) {
-  uint64_t v = 0;
-  if (!s || !*s) return -1;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9') return -1;
-    if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10) return -1;
-    v = v * 10 + (uint64_t)(*s - '0');
-  }
-  *out = v;
-  return 0;
-}
-
 /*
  * Where the stream starts: Last-Event-ID (what a reconnecting EventSource
  * sends; it wins) or ?since=, each the seq of the last event seen.
@@ -630,7 +618,7 @@ static int since_or_reply(m31_req *r, int *given, uint64_t *since) {
 
   *given = 0;
   if (h && *h) {
-    if (seq_parse(h, since) != 0) {
+    if (u64_parse(h, since) != 0) {
       reply_problem(r, 400, "Last-Event-ID",
                     "Last-Event-ID must be the id of an event (digits)");
       return -1;
@@ -639,7 +627,7 @@ static int since_or_reply(m31_req *r, int *given, uint64_t *since) {
     return 0;
   }
   if (q) {
-    if (seq_parse(q, since) != 0) {
+    if (u64_parse(q, since) != 0) {
       reply_problem(r, 400, "since",
                     "since must be the id of an event (digits)");
       return -1;

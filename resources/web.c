@@ -10,6 +10,7 @@
  * anything), nosniff, and no framing.
  */
 #include "resources/resources.h"
+#include "util/text.h"
 #include "resources/web.h"
 
 #include <string.h>
@@ -27,21 +28,6 @@ const web_asset *web_asset_find(const char *name) {
   return NULL;
 }
 
-int web_etag_listed(const char *h, const char *tag) {
-  size_t tlen = strlen(tag);
-
-  while (h && *h) {
-    h += strspn(h, " \t,");
-    if (*h == '*') return 1;
-    if (strncmp(h, "W/", 2) == 0) h += 2;
-    if (strncmp(h, tag, tlen) == 0 &&
-        (h[tlen] == '\0' || strchr(" \t,", h[tlen])))
-      return 1;
-    h += strcspn(h, ",");
-  }
-  return 0;
-}
-
 /* Answers one asset: 304 when the client holds these bytes, else 200. */
 static void web_asset_reply(m31_req *r, const web_asset *a) {
   reply_header(r, "ETag", a->etag);
@@ -49,7 +35,7 @@ static void web_asset_reply(m31_req *r, const web_asset *a) {
   reply_header(r, "X-Content-Type-Options", "nosniff");
   reply_header(r, "Content-Security-Policy", WEB_CSP);
   reply_header(r, "Referrer-Policy", "no-referrer");
-  if (web_etag_listed(req_header(r, "If-None-Match"), a->etag)) {
+  if (etag_listed(req_header(r, "If-None-Match"), a->etag)) {
     reply_empty(r, 304);
     return;
   }

@@ -26,11 +26,4 @@ extern const web_asset m31_web_assets[];
  */
 const web_asset *web_asset_find(const char *name);
 
-/**
- * True when an If-None-Match header value (NULL: absent) names tag, a
- * quoted entity tag, or is "*". Weak tags (W/"...") match by their value,
- * as RFC 9110 asks of If-None-Match.
- */
-int web_etag_listed(const char *if_none_match, const char *tag);
-
 #endif

@@ -10,27 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text.h"
+
 #define RUBY_MAX_DEPTH 256
 
-typedef struct {
-  char *p;
-  size_t len, cap;
-} sbuf;
+typedef tbuf sbuf;
 
-static void sb_put(sbuf *b, const char *s, size_t n) {
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) abort();
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
+static void sb_put(sbuf *b, const char *s, size_t n) { tbuf_put(b, s, n); }
 
 static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
 

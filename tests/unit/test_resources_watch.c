@@ -373,22 +373,22 @@ static void test_fibril_feed_frames(void **state) {
   stream_free(kids);
 }
 
-static void test_seq_parse(void **state) {
+static void test_u64_parse(void **state) {
   uint64_t v;
 
   (void)state;
-  assert_int_equal(seq_parse("0", &v), 0);
+  assert_int_equal(u64_parse("0", &v), 0);
   assert_int_equal(v, 0);
-  assert_int_equal(seq_parse("1795434492421170", &v), 0);
+  assert_int_equal(u64_parse("1795434492421170", &v), 0);
   assert_int_equal(v, 1795434492421170ull);
-  assert_int_equal(seq_parse("18446744073709551615", &v), 0);
-  assert_int_equal(seq_parse("18446744073709551616", &v), -1);
-  assert_int_equal(seq_parse("", &v), -1);
-  assert_int_equal(seq_parse("abc", &v), -1);
-  assert_int_equal(seq_parse("-1", &v), -1);
-  assert_int_equal(seq_parse("+1", &v), -1);
-  assert_int_equal(seq_parse("1 ", &v), -1);
-  assert_int_equal(seq_parse(NULL, &v), -1);
+  assert_int_equal(u64_parse("18446744073709551615", &v), 0);
+  assert_int_equal(u64_parse("18446744073709551616", &v), -1);
+  assert_int_equal(u64_parse("", &v), -1);
+  assert_int_equal(u64_parse("abc", &v), -1);
+  assert_int_equal(u64_parse("-1", &v), -1);
+  assert_int_equal(u64_parse("+1", &v), -1);
+  assert_int_equal(u64_parse("1 ", &v), -1);
+  assert_int_equal(u64_parse(NULL, &v), -1);
 }
 
 int main(void) {
@@ -411,7 +411,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_store_feed_frames, setup, teardown),
       cmocka_unit_test_setup_teardown(test_fibril_feed_frames, setup, teardown),
-      cmocka_unit_test(test_seq_parse),
+      cmocka_unit_test(test_u64_parse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
