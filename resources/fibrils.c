@@ -403,6 +403,7 @@ int fibrils_init(const m31_config *cfg, char *errbuf, size_t errlen) {
     return -1;
   }
   rt_table_watch_set(rt.table, watch_fibril_feed, NULL); /* ?watch */
+  rt_table_watch_want_set(rt.table, watch_fibrils_wanted);
   if (pipe2(rt.wake, O_CLOEXEC | O_NONBLOCK) != 0 ||
       !(rt.nucleus = rt_nucleus_new(&o, on_event, NULL))) {
     snprintf(errbuf, errlen, "cannot start %d worker processes", rt.nuclei);
@@ -715,7 +716,15 @@ static void sys_spawn(const char *parent, json_t *args) {
     rt_nucleus_raise(rt.nucleus, parent, "ArgumentError", msg);
     return;
   }
-  rec = rt_table_get(rt.table, parent);
+  /* three members of the parent's record, not all of it: a parent may
+   * have thousands of children */
+  rec = json_object();
+  json_object_set_new(rec, "code",
+                      rt_table_extra_get(rt.table, parent, "code"));
+  json_object_set_new(rec, "session",
+                      rt_table_extra_get(rt.table, parent, "session"));
+  json_object_set_new(rec, "budget",
+                      rt_table_extra_get(rt.table, parent, "budget"));
   const char *fp = json_string_value(json_object_get(rec, "code"));
   const char *session = json_string_value(json_object_get(rec, "session"));
   const char *in_session = session; /* where the parent is, to hold ends */

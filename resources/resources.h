@@ -321,6 +321,10 @@ void watch_fibrils(m31_req *r);
 /** The store's change feed (store_feed_set; ud unused). Writer thread. */
 void watch_store_feed(void *ud, const store_change *changes, size_t n);
 
+/** Whether any GET /fibrils?watch stream is open (rt_table_watch_want_set;
+ *  ud unused): while none is, fibril changes are not kept for resumes. */
+int watch_fibrils_wanted(void *ud);
+
 /** The fibril table's watch callback (rt_table_watch_set; ud unused). */
 void watch_fibril_feed(void *ud, const json_t *rec);
 

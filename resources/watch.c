@@ -158,6 +158,7 @@ typedef struct watcher watcher;
 typedef struct {
   wring ring;
   watcher *parked; /* streams waiting for an event or a heartbeat */
+  long streams;    /* open streams of this feed */
 } wfeed;
 
 /* One stream: its filter, its place in the feed and the bytes it sends. */
@@ -365,6 +366,7 @@ static void watcher_free(watcher *w) {
 static void watch_done(void *arg) {
   watcher *w = arg;
   pthread_mutex_lock(&W.mu);
+  w->feed->streams--;
   if (w->parked)
     do_unpark(w); /* not expected: a parked stream is woken
                      before the daemon lets it go */
@@ -385,6 +387,7 @@ static watcher *watcher_new(wfeed *f, const char *topic, const char *sub,
   w->fresh = 1;
   w->hb_ns = (uint64_t)(heartbeat * 1e9);
   pthread_mutex_lock(&W.mu);
+  f->streams++;
   w->cursor = since_given ? since : f->ring.head;
   w->due_ns = mono_ns() + w->hb_ns;
   pthread_mutex_unlock(&W.mu);
@@ -574,7 +577,32 @@ void watch_store_feed(void *ud, const store_change *changes, size_t n) {
   wake_list(wake);
 }
 
+int watch_fibrils_wanted(void *ud) {
+  long n;
+  (void)ud;
+  pthread_mutex_lock(&W.mu);
+  n = W.fibrils.streams;
+  pthread_mutex_unlock(&W.mu);
+  return n > 0;
+}
+
+/* A change no stream looked at: forget what is retained and count it, so
+ * a resume from before it gets a reset rather than a hole. */
+static void fibril_gap(void) {
+  pthread_mutex_lock(&W.mu);
+  if (W.fibrils.ring.ev) {
+    while (W.fibrils.ring.n)
+      wring_evict(&W.fibrils.ring);
+    W.fibrils.ring.head++;
+  }
+  pthread_mutex_unlock(&W.mu);
+}
+
 void watch_fibril_feed(void *ud, const json_t *rec) {
+  if (!rec) {
+    fibril_gap();
+    return;
+  }
   char *data = json_dumps(rec, JSON_COMPACT), *frame;
   const char *parent = json_string_value(json_object_get(rec, "parent"));
   const char *id = json_string_value(json_object_get(rec, "id"));

@@ -537,6 +537,10 @@ int rt_table_finish(rt_table *t, const char *id, rt_fibril_state s,
 int rt_table_extra_set(rt_table *t, const char *id, const char *key,
                        json_t *value);
 
+/** A copy of member key added by rt_table_extra_set (new), or NULL: a
+ *  cheap read of one member of a record with many children. */
+json_t *rt_table_extra_get(rt_table *t, const char *id, const char *key);
+
 /** The record as the HTTP API shows it (refcount: new), or NULL. */
 json_t *rt_table_get(rt_table *t, const char *id);
 
@@ -575,5 +579,14 @@ typedef void (*rt_table_watch_fn)(void *ud, const json_t *rec);
  * right after rt_table_add).
  */
 void rt_table_watch_set(rt_table *t, rt_table_watch_fn fn, void *ud);
+
+/**
+ * Sets a test of whether anyone looks (NULL: always). While want(ud) is 0
+ * a change builds no record: the watch callback gets rec NULL instead (a
+ * gap: what was not reported is lost to a later resume). A record with a
+ * thousand children makes every report of it cost as much, so an unwatched
+ * table should not pay it at every state change.
+ */
+void rt_table_watch_want_set(rt_table *t, int (*want)(void *ud));
 
 #endif

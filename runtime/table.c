@@ -38,6 +38,7 @@ struct rt_table {
   frec *r;
   size_t n, cap;
   rt_table_watch_fn watch; /* rt_table_watch_set; NULL: none */
+  int (*want)(void *ud);   /* rt_table_watch_want_set; NULL: always */
   void *watch_ud;
 };
 
@@ -131,6 +132,11 @@ static json_t *do_json(const rt_table *t, long i);
 static void do_watch(rt_table *t, long i) {
   json_t *o;
   if (!t->watch) return;
+  if (t->want && !t->want(t->watch_ud)) {
+    t->r[i].announced = 1;
+    t->watch(t->watch_ud, NULL);
+    return;
+  }
   o = do_json(t, i);
   t->r[i].announced = 1;
   t->watch(t->watch_ud, o);
@@ -236,6 +242,16 @@ int rt_table_extra_set(rt_table *t, const char *id, const char *key,
   return ret;
 }
 
+json_t *rt_table_extra_get(rt_table *t, const char *id, const char *key) {
+  json_t *v = NULL;
+  long i;
+  pthread_mutex_lock(&t->lock);
+  if ((i = do_index(t, id)) >= 0 && t->r[i].extra)
+    v = json_deep_copy(json_object_get(t->r[i].extra, key));
+  pthread_mutex_unlock(&t->lock);
+  return v;
+}
+
 json_t *rt_table_get(rt_table *t, const char *id) {
   json_t *o = NULL;
   long i;
@@ -281,6 +297,12 @@ json_t *rt_table_tree(rt_table *t, const char *id) {
   }
   pthread_mutex_unlock(&t->lock);
   return ids;
+}
+
+void rt_table_watch_want_set(rt_table *t, int (*want)(void *ud)) {
+  pthread_mutex_lock(&t->lock);
+  t->want = want;
+  pthread_mutex_unlock(&t->lock);
 }
 
 void rt_table_watch_set(rt_table *t, rt_table_watch_fn fn, void *ud) {

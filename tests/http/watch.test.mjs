@@ -402,3 +402,35 @@ test('a stopping node ends every watch promptly', async () => {
     assert.equal(await s.event(), null);
   }
 });
+
+test('fibril changes made while no stream is open are not kept: a resume from before them is a reset', async () => {
+  // a node of its own: another test's stream left open would keep the feed watched
+  const n = await startNode();
+  try {
+    const base = n.base;
+    const post = async (code) => {
+      const r = await fetch(`${base}/fibrils`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }),
+      });
+      assert.equal(r.status, 201);
+      return (await r.json()).id;
+    };
+    const s1 = await stream('/fibrils?watch&heartbeat=1', { base });
+    const id1 = await post('1');
+    const evs = await untilFinal(s1, id1);
+    const last = evs.at(-1).id;
+    s1.abort();
+    await sleep(2500); // the node notices the closed stream at a heartbeat
+    const id2 = await post('2');
+    for (let i = 0; i < 100; i++) {
+      if ((await (await fetch(`${base}/fibrils/${id2}`)).json()).state === 'done') break;
+      await sleep(30);
+    }
+    const s2 = await stream(`/fibrils?watch&since=${last}`, { base });
+    const ev = await s2.event();
+    assert.equal(ev.event, 'reset', JSON.stringify(ev));
+    s2.abort();
+  } finally {
+    await n.stop();
+  }
+});
