@@ -132,6 +132,10 @@ static void budget_check(mrb_state *mrb, unzip_ctx *u, zip_uint64_t n) {
   }
   if (!vm->limit) return;
   left = vm->limit > vm->used ? vm->limit - vm->used : 0;
+  if (total > left) { /* garbage counts against the budget until collected */
+    mrb_full_gc(mrb);
+    left = vm->limit > vm->used ? vm->limit - vm->used : 0;
+  }
   if (total > left)
     jam_raise(mrb,
               "zip archive declares %llu bytes when inflated; this fibril "

@@ -284,7 +284,7 @@ int rt_frame_read(int fd, json_t **out);
 
 /** What a worker process may use. Zero fields take the defaults. */
 typedef struct rt_worker_limits {
-  size_t vm_mem;          /* VM heap budget, bytes (default 64 MiB) */
+  size_t vm_mem;          /* VM heap budget, bytes (default 256 MiB) */
   size_t as_bytes;        /* RLIMIT_AS (default vm_mem + 256 MiB) */
   unsigned cpu_total_s;   /* RLIMIT_CPU of the worker's life (default 3600) */
   uint64_t fibril_cpu_ms; /* default fibril CPU budget (default 1000) */

@@ -50,7 +50,7 @@ typedef struct worker {
 } worker;
 
 void rt_worker_limits_fill(rt_worker_limits *l) {
-  if (!l->vm_mem) l->vm_mem = 64u << 20;
+  if (!l->vm_mem) l->vm_mem = 256u << 20;
   if (!l->as_bytes) l->as_bytes = l->vm_mem + (256u << 20);
   if (!l->cpu_total_s) l->cpu_total_s = 3600;
   if (!l->fibril_cpu_ms) l->fibril_cpu_ms = 1000;

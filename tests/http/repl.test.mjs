@@ -111,6 +111,11 @@ test('the fibril API works from the REPL: store, spawn, channels, code', async (
   const h = await ctx.api.req('GET', '/fs/rw/pi');
   status(h, 200);
   assert.equal(h.body.attrs.freq, 3);
+  // stored objects answer with readers: labels, versions, branches
+  ok(await ev(s, 'fs.add_space(:rv, key: "k", attrs: {n: Int}, opts: {versioning: true})\n' +
+    'fs.put(:rv, "a", attrs: {n: 1}, labels: {lang: "en"}); fs.put(:rv, "a", attrs: {n: 2}, labels: {lang: "en"})'));
+  const o = ok(await ev(s, 'o = fs.get(:rv, "a")\n[o.key, o.attrs, o.labels, o.version, o.versions.map { |v| v["attrs"]["n"] }, o.branches.map { |b| b["name"] }]'));
+  assert.deepEqual(o.value, ['a', { n: 2 }, { lang: 'en' }, 2, [1, 2], ['main']]);
   // a child runs a method defined in this session
   ok(await ev(s, 'def sq(v) PARENT.send(v * v); sys.SUCCESS end'));
   const spawned = ok(await ev(s, 'kids = [3, 4].map { |v| sys.spawn(:sq, [v]) }\nkids.map(&:recv)'));
