@@ -356,7 +356,17 @@ static int input_or_reply(m31_req *r, evaluation *ev) {
   const char *body = req_body(r, &len);
   json_t *j, *code, *b;
   ev->cpu_ms = REPL_CPU_MS_DEFAULT;
-  if (!ct || strncasecmp(ct, "text/plain", 10) == 0) {
+  int json = ct && (strncasecmp(ct, "application/json", 16) == 0 ||
+                    strstr(ct, "+json"));
+  /* text, or no type, or curl's --data-binary default (a form) is code */
+  if (ct && !json && strncasecmp(ct, "text/", 5) != 0 &&
+      strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0) {
+    reply_problem(r, 415, "Content-Type",
+                  "the body is Ruby (text/plain) or {\"code\": ...} "
+                  "(application/json)");
+    return -1;
+  }
+  if (!json) {
     if (strlen(body) != len) {
       reply_problem(r, 422, "code", "the code holds a NUL character");
       return -1;

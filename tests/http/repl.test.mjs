@@ -114,7 +114,7 @@ test('the fibril API works from the REPL: store, spawn, channels, code', async (
   // stored objects answer with readers: labels, versions, branches
   ok(await ev(s, 'fs.add_space(:rv, key: "k", attrs: {n: Int}, opts: {versioning: true})\n' +
     'fs.put(:rv, "a", attrs: {n: 1}, labels: {lang: "en"}); fs.put(:rv, "a", attrs: {n: 2}, labels: {lang: "en"})'));
-  const o = ok(await ev(s, 'o = fs.get(:rv, "a")\n[o.key, o.attrs, o.labels, o.version, o.versions.map { |v| v["attrs"]["n"] }, o.branches.map { |b| b["name"] }]'));
+  const o = ok(await ev(s, 'o = fs.get(:rv, "a")\n[o.key, o.attrs, o.labels, o.version, o.versions.map { |v| v["version"] }, o.branches.map { |b| b["name"] }]'));
   assert.deepEqual(o.value, ['a', { n: 2 }, { lang: 'en' }, 2, [1, 2], ['main']]);
   // a child runs a method defined in this session
   ok(await ev(s, 'def sq(v) PARENT.send(v * v); sys.SUCCESS end'));
@@ -145,10 +145,15 @@ test('bad input changes nothing and is a problem', async () => {
   problem(await ctx.api.req('POST', '/repl/nope-r99', { body: '1', headers: { 'Content-Type': 'text/plain' } }), 404);
   problem(await ctx.api.req('GET', '/repl/nope-r99'), 404);
   problem(await ctx.api.req('POST', `/repl/${s}`, { body: '<x/>', headers: { 'Content-Type': 'application/xml' } }), 415);
+  // what curl --data-binary sends (a form type) is taken as code
+  const form = await ctx.api.req('POST', `/repl/${s}`,
+    { body: '6 * 7', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } });
+  status(form, 200);
+  assert.equal(form.body.value, 42);
   problem(await ctx.api.req('POST', `/repl/${s}`, { json: { code: 5 } }), 422, 'code');
   problem(await ctx.api.req('POST', `/repl/${s}`, { json: { code: '1', budget: { cpu_ms: 0 } } }), 422, 'budget');
   const g = await ctx.api.req('GET', `/repl/${s}`);
-  assert.equal(g.body.evals, 0);
+  assert.equal(g.body.evals, 1); // only the form-typed one ran
 });
 
 test('one evaluation at a time; DELETE ends a session and its running evaluation', async () => {
