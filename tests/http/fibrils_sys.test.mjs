@@ -546,7 +546,7 @@ test('recv after the peer fibril ended drains, then raises ChannelClosed', async
 
 // ----------------------------------------------------- combined increments
 
-test('combined increments: N fibrils x M invokes give exact counts, one write each', async () => {
+test('combined increments: N fibrils x M invokes give exact counts, at most one write each', async () => {
   const N = 6;
   const M = 400;
   const code = `
@@ -569,7 +569,9 @@ test('combined increments: N fibrils x M invokes give exact counts, one write ea
     const r = await ctx.api.req('GET', `/fs/sx_words/${w}`);
     status(r, 200);
     assert.equal(r.body.attrs.freq, n, w);
-    assert.equal(r.body.version, N, `${w}: one write per fibril`);
+    // the node merges the batches of fibrils that flush while the store
+    // is busy, so concurrent fibrils may share a write
+    assert.ok(r.body.version >= 1 && r.body.version <= N, `${w}: ${r.body.version} writes for ${N} fibrils`);
   }
 });
 
