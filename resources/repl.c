@@ -16,6 +16,7 @@
  */
 #include "resources/resources.h"
 #include "runtime/runtime.h"
+#include "util/text.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -68,15 +69,6 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void time_text(int64_t ms, char *buf, size_t n) {
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  char base[32];
-  gmtime_r(&t, &tm);
-  strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(buf, n, "%s.%03dZ", base, (int)(ms % 1000));
-}
-
 static void session_free(session *s) {
   if (!s) return;
   json_decref(s->defs);
@@ -113,10 +105,10 @@ static json_t *session_json(const session *s) {
   char created[40], used[40], expires[40], uri[RT_ID_MAX + 8];
   json_t *names = json_array(), *v;
   const char *k;
-  time_text(s->created_ms, created, sizeof created);
-  time_text(s->used_ms, used, sizeof used);
-  time_text(s->used_ms + (int64_t)server_config()->repl_idle * 1000, expires,
-            sizeof expires);
+  time_rfc3339(s->created_ms, created, sizeof created);
+  time_rfc3339(s->used_ms, used, sizeof used);
+  time_rfc3339(s->used_ms + (int64_t)server_config()->repl_idle * 1000, expires,
+               sizeof expires);
   snprintf(uri, sizeof uri, "/repl/%s", s->id);
   json_object_foreach(s->vars, k, v)
       json_array_append_new(names, json_string(k));

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "runtime/runtime.h"
+#include "util/text.h"
 
 typedef struct frec {
   char id[RT_ID_MAX];
@@ -190,15 +191,6 @@ int rt_table_finish(rt_table *t, const char *id, rt_fibril_state s,
   return ret;
 }
 
-static void time_format(int64_t ms, char *buf, size_t n) {
-  time_t s = (time_t)(ms / 1000);
-  struct tm tm;
-  char base[32];
-  gmtime_r(&s, &tm);
-  strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(buf, n, "%s.%03dZ", base, (int)(ms % 1000));
-}
-
 /* The public shape of record i (refcount: new). Caller locks. */
 static json_t *do_json(const rt_table *t, long i) {
   const frec *f = &t->r[i];
@@ -206,8 +198,8 @@ static json_t *do_json(const rt_table *t, long i) {
   json_t *kids = json_array(), *o;
   for (size_t k = 0; k < f->nkids; k++)
     json_array_append_new(kids, json_string(t->r[f->kids[k]].id));
-  time_format(f->created_ms, created, sizeof created);
-  if (f->ended_ms) time_format(f->ended_ms, ended, sizeof ended);
+  time_rfc3339(f->created_ms, created, sizeof created);
+  if (f->ended_ms) time_rfc3339(f->ended_ms, ended, sizeof ended);
   snprintf(uri, sizeof uri, "/fibrils/%s", f->id);
   o = json_pack(
       "{s:s, s:s, s:s, s:O?, s:O?, s:s?, s:s?, s:o, s:s, s:I, s:I, s:s, s:s?}",

@@ -2,7 +2,9 @@
 #include "util/text.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 int u64_parse(const char *s, uint64_t *out) {
   uint64_t v = 0;
@@ -43,4 +45,13 @@ void tbuf_put(tbuf *b, const void *s, size_t n) {
   memcpy(b->p + b->len, s, n);
   b->len += n;
   b->p[b->len] = '\0';
+}
+
+void time_rfc3339(int64_t ms, char *buf, size_t n) {
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  char base[32];
+  gmtime_r(&t, &tm);
+  strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf, n, "%s.%03dZ", base, (int)(ms % 1000));
 }

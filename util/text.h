@@ -18,6 +18,9 @@ int u64_parse(const char *s, uint64_t *out);
  */
 int etag_listed(const char *h, const char *tag);
 
+/** ms since the epoch as "YYYY-MM-DDThh:mm:ss.mmmZ" (UTC) into buf. */
+void time_rfc3339(int64_t ms, char *buf, size_t n);
+
 /** A growable byte buffer, always NUL-terminated once written. Zero it to
  *  start; free p when done. */
 typedef struct tbuf {

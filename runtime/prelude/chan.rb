@@ -14,15 +14,7 @@ module M31
 
   # A channel call was refused: no such endpoint, the wrong end, or a
   # value that does not fit the channel's type. +code+ says which.
-  class ChannelError < StandardError
-    attr_reader :code, :field
-
-    def initialize(message = "channel error", code = "", field = "")
-      super(message)
-      @code = code
-      @field = field
-    end
-  end
+  class ChannelError < Error; end
 
   WAIT = 30 # seconds one system call waits in the node; longer waits loop
 
@@ -32,7 +24,7 @@ module M31
     r = M31.call(op, *args)
     if (e = r["error"])
       raise ChannelClosed, e["message"] if e["code"] == "closed"
-      raise ChannelError.new(e["message"], e["code"], e["field"])
+      ChannelError.raise_from(e)
     end
     r
   end

@@ -6,15 +6,7 @@
 module M31
   # A store call failed: +field+ names the offending field ("attrs.freq"),
   # +code+ the kind ("invalid", "not_found", "bad_request", "conflict", ...).
-  class StoreError < StandardError
-    attr_reader :field, :code
-
-    def initialize(message = "store error", field = "", code = "")
-      super(message)
-      @field = field
-      @code = code
-    end
-  end
+  class StoreError < Error; end
 
   # Attribute types for fs.add_space and channels. Float and String are
   # Ruby's own classes; Int.incr(n) is the atomic increment of fs.invoke.
@@ -49,7 +41,7 @@ module M31
       M31.flush
       r = M31.call("fs." + name, *args)
       if (e = r["error"])
-        raise M31::StoreError.new(e["message"], e["field"], e["code"])
+        M31::StoreError.raise_from(e)
       end
       r["ok"]
     end

@@ -15,15 +15,7 @@ module M31
   # "unreachable" (DNS, connect, TLS, too many redirects, node stopping),
   # "too_large" (max_bytes, or more than a fibril can receive) or
   # "timeout"; +field+ is "url" when the URL is at fault, else "".
-  class HTTPError < StandardError
-    attr_reader :field, :code
-
-    def initialize(message = "http error", field = "", code = "")
-      super(message)
-      @field = field
-      @code = code
-    end
-  end
+  class HTTPError < Error; end
 
   module HTTP
     # The answer of http.req. +content+ is a String: UTF-8 text, or the
@@ -65,7 +57,7 @@ module M31
       o["method"] = o["method"].to_s.upcase if o["method"].is_a?(Symbol)
       r = M31.call("http.req", url, o)
       if (e = r["error"])
-        raise M31::HTTPError.new(e["message"], e["field"], e["code"])
+        M31::HTTPError.raise_from(e)
       end
       Response.new(r["ok"])
     end

@@ -5,7 +5,26 @@
 # hands it to the host and resumes the fiber with [true, value] or
 # [false, exception]. A fiber cannot yield across a C frame, so every
 # blocking call is a plain Ruby method like these.
-module M31; end
+module M31
+  # A call into the node failed: +field+ names what was at fault ("" when
+  # nothing in particular), +code+ the kind; StoreError, ChannelError and
+  # HTTPError are these.
+  class Error < StandardError
+    attr_reader :field, :code
+
+    def initialize(message = "error", field = "", code = "")
+      super(message)
+      @field = field
+      @code = code
+    end
+
+    # Raises the error of a node's answer {"error" => {"message", "field",
+    # "code"}} as this class.
+    def self.raise_from(e)
+      raise new(e["message"], e["field"], e["code"])
+    end
+  end
+end
 M31::TOPLEVEL = self # main, the receiver of a fibril's top-level calls
 
 module M31

@@ -54,7 +54,8 @@ static json_int_t freq(fixture *f, const char *key) {
   json_t *o;
   store_err e = {0};
   assert_int_equal(store_object_get(f->s, "w", key, NULL, 0, &o, &e), 0);
-  json_int_t v = json_integer_value(json_object_get(json_object_get(o, "attrs"), "freq"));
+  json_int_t v =
+      json_integer_value(json_object_get(json_object_get(o, "attrs"), "freq"));
   json_decref(o);
   return v;
 }
@@ -97,9 +98,8 @@ static void a_bad_batch_fails_alone(void **state) {
   space(f);
   for (int i = 0; i < 50; i++) {
     /* every tenth increments a String attribute: refused */
-    json_t *recs = i % 10 == 5
-                       ? json_pack("{s:{s:i}}", "pi", "lang", 1)
-                       : json_pack("{s:{s:i}}", "pi", "freq", 1);
+    json_t *recs = i % 10 == 5 ? json_pack("{s:{s:i}}", "pi", "lang", 1)
+                               : json_pack("{s:{s:i}}", "pi", "freq", 1);
     fsc_incr_submit(f->s, "w", recs, answered, &a);
     json_decref(recs);
   }
@@ -114,8 +114,7 @@ static void sums_that_overflow_go_one_by_one(void **state) {
   answers a = {.mu = PTHREAD_MUTEX_INITIALIZER};
   space(f);
   for (int i = 0; i < 6; i++) {
-    json_t *recs = json_pack("{s:{s:I}}", "big", "freq",
-                             (json_int_t)1 << 61);
+    json_t *recs = json_pack("{s:{s:I}}", "big", "freq", (json_int_t)1 << 61);
     fsc_incr_submit(f->s, "w", recs, answered, &a);
     json_decref(recs);
   }
@@ -130,8 +129,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(many_batches_sum_exactly, setup,
                                       teardown),
-      cmocka_unit_test_setup_teardown(a_bad_batch_fails_alone, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(a_bad_batch_fails_alone, setup, teardown),
       cmocka_unit_test_setup_teardown(sums_that_overflow_go_one_by_one, setup,
                                       teardown),
   };
