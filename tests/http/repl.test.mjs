@@ -168,10 +168,16 @@ test('one evaluation at a time; DELETE ends a session and its running evaluation
     await new Promise((r) => setTimeout(r, 20));
   }
   problem(busy, 409);
-  const list = await ctx.api.req('GET', '/repl');
-  status(list, 200);
-  const mine = list.body.items.find((x) => x.id === s);
-  assert.equal(mine.state, 'busy');
+  // busy at once; its fibril is named once the evaluation has started
+  let mine;
+  for (let i = 0; i < 100; i++) {
+    const list = await ctx.api.req('GET', '/repl');
+    status(list, 200);
+    mine = list.body.items.find((x) => x.id === s);
+    assert.equal(mine.state, 'busy');
+    if (mine.fibril) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
   assert.match(mine.fibril, /^.+-[0-9a-f]+$/);
   status(await ctx.api.req('DELETE', `/repl/${s}`), 204);
   const r = await slow;
