@@ -6,28 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep, status } from './lib/node.mjs';
 import { useNode } from './lib/contract.mjs';
+import { FINAL, done, runFibril } from './lib/fibrils.mjs';
 
 const ctx = useNode({ args: ['--nuclei', '2'] });
 
-const FINAL = new Set(['done', 'failed', 'killed']);
-
-async function run(body, ms = 30_000) {
-  const r = await ctx.api.req('POST', '/fibrils', { json: body });
-  status(r, 201);
-  const end = Date.now() + ms;
-  for (;;) {
-    const g = await ctx.api.req('GET', `/fibrils/${r.body.id}`);
-    status(g, 200);
-    if (FINAL.has(g.body.state)) return g.body;
-    assert.ok(Date.now() < end, `fibril still ${g.body.state}`);
-    await sleep(30);
-  }
-}
-
-const done = (f) => {
-  assert.equal(f.state, 'done', JSON.stringify(f.error));
-  return f.result;
-};
+const run = (body, ms) => runFibril(ctx.api, body, ms);
 
 test('a fibril makes a space, puts and gets; HTTP sees the same objects', async () => {
   const result = done(await run({
